@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_model.ipynb #77bd9fd1
 from __future__ import annotations
-import json, math, shutil, tempfile, warnings
+import functools, json, math, shutil, tempfile, warnings, weakref
 from pathlib import Path
 from typing import Sequence
 
@@ -17,7 +17,7 @@ from .config import Config, ConfigS, ClipcapError, ConfigError, write_text_atomi
 # %% auto #0
 __all__ = ['TINY_CAPTIONS', 'mappings', 'decodings', 'WEIGHTS_NAME', 'CONFIG_NAME', 'quiet_transformers', 'train_tokenizer',
            'redraw_', 'tiny_backbones', 'demo_images', 'ImageEncoder', 'Mapping', 'MLPMapping', 'TextDecoder', 'Net',
-           'decode_loop', 'beam_search', 'Decoding']
+           'FrozenLinear', 'plain_inference', 'FastVision', 'FastGPT2', 'decode_loop', 'beam_search', 'Decoding']
 
 # %% ../nbs/01_model.ipynb #90c01c0d
 from contextlib import contextmanager
@@ -275,6 +275,159 @@ def _forward(self: Net, embeds: torch.Tensor, tokens: torch.Tensor, mask: torch.
 
 Net.forward = _forward
 
+# %% ../nbs/01_model.ipynb #eac983be
+@functools.cache
+def _onednn() -> bool:
+    "Whether this PyTorch has oneDNN's prepacked linear kernels (those `torch.compile` uses on CPU), and they work."
+    try:
+        w = torch.ops.mkldnn._reorder_linear_weight(torch.ones(2, 3))
+        y = torch.ops.mkldnn._linear_pointwise(torch.ones(1, 3), w, torch.zeros(2), "none", [], "")
+        return torch.equal(y, torch.full((1, 2), 3.0))
+    except Exception: return False
+
+_ACTIVATIONS = {  # name: (oneDNN post-op, its algorithm, the same in plain PyTorch)
+    "none": ("none", "", lambda y: y), "gelu": ("gelu", "none", F.gelu),
+    "gelu_tanh": ("gelu", "tanh", functools.partial(F.gelu, approximate="tanh")), "swish": ("swish", "", F.silu)}
+
+class FrozenLinear:
+    "`act(x @ weight.T + bias)` for inference; on CPU the weight is copied once into oneDNN's blocked layout."
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None, act: str = "none", dtype=None):
+        w = weight.detach().to(dtype or weight.dtype).contiguous()                        # (out, in)
+        self.bias = None if bias is None else bias.detach().to(w.dtype).contiguous()      # (out,)
+        self.act, self.packed = act, w.device.type == "cpu" and w.dtype == torch.float32 and _onednn()
+        self.weight = torch.ops.mkldnn._reorder_linear_weight(w) if self.packed else w
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:                                  # (..., in) -> (..., out)
+        post_op, algorithm, plain = _ACTIVATIONS[self.act]
+        if self.packed: return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, post_op, [], algorithm)
+        return plain(F.linear(x, self.weight, self.bias))
+
+# %% ../nbs/01_model.ipynb #da8aeebd
+_FAST = dict(enabled=True)
+_fast_cache = weakref.WeakKeyDictionary()
+
+@contextmanager
+def plain_inference():
+    "Inside the block clipcap runs transformers' own CLIP and GPT-2 modules in float32 (slower; for comparison)."
+    before = _FAST["enabled"]
+    _FAST["enabled"] = False
+    try: yield
+    finally: _FAST["enabled"] = before
+
+def _inference_dtype(p: torch.Tensor) -> torch.dtype:
+    "What inference computes in: bfloat16 on CUDA, the weights' own dtype elsewhere."
+    return torch.bfloat16 if p.is_cuda and p.dtype == torch.float32 else p.dtype
+
+def _fast(module: nn.Module, kind, *args):
+    "`kind(module, dtype, *args)`, built once and rebuilt when any of `module`'s parameters change."
+    params = list(module.parameters())
+    dtype = _inference_dtype(params[0])
+    key = (kind, dtype, args, tuple((p.data_ptr(), p._version) for p in params))
+    hit = _fast_cache.get(module)
+    if hit is None or hit[0] != key:
+        _fast_cache.pop(module, None)                                   # free the stale copy before building anew
+        with torch.no_grad(): hit = _fast_cache[module] = (key, kind(module, dtype, *args))
+    return hit[1]
+
+def _ln(m: nn.LayerNorm, dtype) -> tuple:
+    return m.weight.detach().to(dtype), m.bias.detach().to(dtype), m.eps
+
+# %% ../nbs/01_model.ipynb #ef665e71
+class FastVision:
+    "CLIP's vision tower for inference: the pooled (class-token) output `(B, hidden_size)` of pixels `(B, 3, H, W)`."
+    activations = {"quick_gelu": "swish", "gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh"}
+
+    @classmethod
+    def supports(cls, vision) -> bool:
+        c = vision.config
+        return c.hidden_act in cls.activations and (not vision.training or c.attention_dropout == 0)
+
+    def __init__(self, vision, dtype):
+        c, e = vision.config, vision.embeddings
+        self.dtype, self.out_dtype, self.n_head = dtype, e.patch_embedding.weight.dtype, c.num_attention_heads
+        self.patch, self.stride = e.patch_embedding.weight.detach().to(dtype), e.patch_embedding.stride  # (C, 3, P, P)
+        pos = e.position_embedding.weight.detach().to(dtype)                                   # (1 + N, C)
+        self.cls, self.pos = e.class_embedding.detach().to(dtype) + pos[0], pos[1:]
+        self.pre, self.post = _ln(vision.pre_layrnorm, dtype), _ln(vision.post_layernorm, dtype)
+        s, act = (1.702 if c.hidden_act == "quick_gelu" else 1.0), self.activations[c.hidden_act]
+        self.layers = []
+        for layer in vision.encoder.layers:
+            a, m = layer.self_attn, layer.mlp
+            qkv = FrozenLinear(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]),
+                               torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]), dtype=dtype)
+            self.layers.append((_ln(layer.layer_norm1, dtype), qkv, FrozenLinear(a.out_proj.weight, a.out_proj.bias, dtype=dtype),
+                                a.scale, _ln(layer.layer_norm2, dtype),
+                                FrozenLinear(m.fc1.weight * s, m.fc1.bias * s, act, dtype),    # quick_gelu via swish
+                                FrozenLinear(m.fc2.weight / s, m.fc2.bias, dtype=dtype)))
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        x = F.conv2d(pixels.to(self.dtype), self.patch, stride=self.stride).flatten(2).transpose(1, 2)  # (B, N, C)
+        (B, N, C), H = x.shape, self.n_head
+        x = F.layer_norm(torch.cat([self.cls.expand(B, 1, C), x + self.pos], 1), (C,), *self.pre)     # (B, 1+N, C)
+        for norm1, qkv, proj, scale, norm2, fc1, fc2 in self.layers:
+            q, k, v = qkv(F.layer_norm(x, (C,), *norm1)).view(B, N + 1, 3, H, C // H).permute(2, 0, 3, 1, 4)  # (B, H, 1+N, C/H) each
+            a = F.scaled_dot_product_attention(q, k, v, scale=scale)                             # (B, H, 1+N, C/H)
+            x = x + proj(a.transpose(1, 2).reshape(B, N + 1, C))
+            x = x + fc2(fc1(F.layer_norm(x, (C,), *norm2)))
+        return F.layer_norm(x[:, 0], (C,), *self.post).to(self.out_dtype)                        # (B, C)
+
+# %% ../nbs/01_model.ipynb #c731c6f1
+def _image_encoder_forward(self: ImageEncoder, pixel_values: torch.Tensor) -> torch.Tensor:
+    "Embeddings `(B, D)` of pixels `(B, 3, H, W)`."
+    grad = torch.is_grad_enabled() and pixel_values.requires_grad
+    if _FAST["enabled"] and not grad and FastVision.supports(self.model):
+        pooled = _fast(self.model, FastVision)(pixel_values)           # (B, hidden_size)
+    else: pooled = self.model(pixel_values=pixel_values).pooler_output  # (B, hidden_size)
+    return pooled if self.embedding == "pooled" else self.projection(pooled)  # (B, D)
+
+ImageEncoder.forward = _image_encoder_forward
+
+# %% ../nbs/01_model.ipynb #b1f651a0
+class FastGPT2:
+    "GPT-2 (`GPT2LMHeadModel`) for decoding: packed weights, a preallocated key/value cache, the head on the last row."
+    activations = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "silu": "swish"}
+
+    @classmethod
+    def supports(cls, gpt) -> bool:
+        c = gpt.config
+        return (type(gpt).__name__ == "GPT2LMHeadModel" and c.activation_function in cls.activations
+                and not c.add_cross_attention and not gpt.training)
+
+    def __init__(self, gpt, dtype):
+        c, t = gpt.config, gpt.transformer
+        self.dtype, self.n_head, self.n_embd = dtype, c.n_head, c.n_embd
+        linear = lambda conv, act="none": FrozenLinear(conv.weight.t(), conv.bias, act, dtype)  # Conv1D stores (in, out)
+        act = self.activations[c.activation_function]
+        self.blocks = [(_ln(h.ln_1, dtype), linear(h.attn.c_attn), linear(h.attn.c_proj), h.attn.scaling,
+                        _ln(h.ln_2, dtype), linear(h.mlp.c_fc, act), linear(h.mlp.c_proj)) for h in t.h]
+        self.wte, self.wpe, self.ln_f = t.wte.weight.detach(), t.wpe.weight.detach().to(dtype), _ln(t.ln_f, dtype)
+        self.head = FrozenLinear(gpt.lm_head.weight, gpt.lm_head.bias, dtype=dtype)
+
+    def cache(self, batch: int, length: int, device) -> dict:
+        "An empty key/value cache for `batch` sequences of up to `length` positions."
+        kv = torch.empty(len(self.blocks), 2, batch, self.n_head, length, self.n_embd // self.n_head,
+                         dtype=self.dtype, device=device)
+        return dict(kv=kv, pos=0)
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor: return self.wte[tokens].to(self.dtype)  # (B,) -> (B, n_embd)
+
+    def __call__(self, x: torch.Tensor, cache: dict) -> torch.Tensor:
+        "Feed the next rows `x` `(B, T, n_embd)`; the logits after the last one, `(B, vocab)`, in float32."
+        (B, T, C), H, p = x.shape, self.n_head, cache["pos"]
+        h = x.to(self.dtype) + self.wpe[p:p + T]                                            # (B, T, C)
+        hidden = torch.ones(T, p + T, dtype=torch.bool, device=x.device).triu(p + 1) if T > 1 else None  # the future
+        for i, (norm1, qkv, proj, scale, norm2, fc, out) in enumerate(self.blocks):
+            q, k, v = qkv(F.layer_norm(h, (C,), *norm1)).view(B, T, 3, H, C // H).permute(2, 0, 3, 1, 4)  # (B, H, T, C/H) each
+            kv = cache["kv"][i, :, :, :, :p + T]                                              # (2, B, H, p+T, C/H)
+            kv[0, :, :, p:], kv[1, :, :, p:] = k, v
+            scores = (q @ kv[0].transpose(-1, -2)) * scale                                    # (B, H, T, p+T)
+            if hidden is not None: scores = scores.masked_fill(hidden, -math.inf)
+            a = scores.float().softmax(-1).to(self.dtype) @ kv[1]                             # (B, H, T, C/H)
+            h = h + proj(a.transpose(1, 2).reshape(B, T, C))
+            h = h + out(fc(F.layer_norm(h, (C,), *norm2)))
+        cache["pos"] = p + T
+        return self.head(F.layer_norm(h[:, -1], (C,), *self.ln_f)).float()                    # (B, vocab)
+
 # %% ../nbs/01_model.ipynb #fb1c0c4c
 def _check_decoding(max_len, min_len, num_beams, temperature, top_k, top_p):
     if max_len < 1: raise ClipcapError(f"max_len must be at least 1, got {max_len}")
@@ -300,29 +453,39 @@ def _until_eos(rows: torch.Tensor, eos: int) -> list[list[int]]:
     return out
 
 # %% ../nbs/01_model.ipynb #04a89bd0
+def _stepper(gpt, batch: int, length: int, device):
+    "`(step, embed)`: `step(x (B, T, n_embd)) -> logits (B, vocab)` after those rows; `embed(tokens (B,)) -> (B, n_embd)`."
+    if _FAST["enabled"] and FastGPT2.supports(gpt):
+        fast = _fast(gpt, FastGPT2)
+        cache = fast.cache(batch, length, device)
+        return (lambda x: fast(x, cache)), fast.embed
+    from transformers import DynamicCache
+    cache = DynamicCache()
+    def step(x): return gpt.lm_head(gpt.transformer(None, cache, inputs_embeds=x, use_cache=True).last_hidden_state[:, -1]).float()
+    return step, gpt.transformer.wte
+
 def decode_loop(gpt, prefix: torch.Tensor, eos: int, max_len: int, min_len: int = 0, do_sample: bool = False,
                 temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None) -> torch.Tensor:
-    "Greedy or sampled decoding after `prefix` `(B, K, n_embd)` with a KV cache: tokens `(B, L)`, end-padded."
-    from transformers import DynamicCache
-    B = len(prefix)
+    "Greedy or sampled decoding after `prefix` `(B, K, n_embd)` with a key/value cache: tokens `(B, L)`, end-padded."
+    B, K = prefix.shape[:2]
     warpers = _warpers(temperature, top_k, top_p) if do_sample else None
     generator = torch.Generator(prefix.device).manual_seed(seed) if seed is not None else None
-    cache, x = DynamicCache(), prefix                                   # x: (B, K, n_embd), then (B, 1, n_embd)
+    step, embed = _stepper(gpt, B, K + max_len, prefix.device)
+    x = prefix                                                          # (B, K, n_embd), then (B, 1, n_embd)
     out = torch.full((B, max_len), eos, dtype=torch.long, device=prefix.device)
     done = torch.zeros(B, dtype=torch.bool, device=prefix.device)
-    for step in range(max_len):
-        hidden = gpt.transformer(None, cache, inputs_embeds=x, use_cache=True).last_hidden_state[:, -1]  # (B, n_embd)
-        logits = gpt.lm_head(hidden).float()                           # (B, vocab)
-        if step < min_len: logits[:, eos] = -math.inf
+    for i in range(max_len):
+        logits = step(x)                                                # (B, vocab), float32
+        if i < min_len: logits[:, eos] = -math.inf
         if do_sample:
-            logits = warpers(out[:, :step], logits)
+            logits = warpers(out[:, :i], logits)
             token = torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
         else: token = logits.argmax(-1)                                # (B,)
         token = token.masked_fill(done, eos)
-        out[:, step] = token
+        out[:, i] = token
         done |= token == eos
-        if done.all(): return out[:, :step + 1]
-        x = gpt.transformer.wte(token)[:, None]                        # (B, 1, n_embd)
+        if done.all(): return out[:, :i + 1]
+        x = embed(token)[:, None]                                      # (B, 1, n_embd)
     return out
 
 # %% ../nbs/01_model.ipynb #3963f939
@@ -336,7 +499,8 @@ def beam_search(gpt, prefix: torch.Tensor, eos: int, max_len: int, min_len: int 
     gc = GenerationConfig(max_new_tokens=max_len, min_new_tokens=min_len, num_beams=num_beams, eos_token_id=eos,
                           pad_token_id=eos, bos_token_id=eos, length_penalty=length_penalty, early_stopping=True, **sampling)
     attention = torch.ones(prefix.shape[:2], dtype=torch.long, device=prefix.device)
-    return gpt.generate(inputs_embeds=prefix, attention_mask=attention, generation_config=gc)
+    with torch.autocast("cuda", torch.bfloat16, enabled=prefix.is_cuda and _FAST["enabled"]):  # bf16 on CUDA
+        return gpt.generate(inputs_embeds=prefix, attention_mask=attention, generation_config=gc)
 
 # %% ../nbs/01_model.ipynb #8054bb43
 class Decoding:
