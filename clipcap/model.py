@@ -374,7 +374,7 @@ class FastVision:
 # %% ../nbs/01_model.ipynb #c731c6f1
 def _image_encoder_forward(self: ImageEncoder, pixel_values: torch.Tensor) -> torch.Tensor:
     "Embeddings `(B, D)` of pixels `(B, 3, H, W)`."
-    grad = torch.is_grad_enabled() and pixel_values.requires_grad
+    grad = torch.is_grad_enabled() and (pixel_values.requires_grad or any(p.requires_grad for p in self.parameters()))
     if _FAST["enabled"] and not grad and FastVision.supports(self.model):
         pooled = _fast(self.model, FastVision)(pixel_values)           # (B, hidden_size)
     else: pooled = self.model(pixel_values=pixel_values).pooler_output  # (B, hidden_size)
