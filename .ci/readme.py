@@ -7,9 +7,10 @@ What differs from the docs site, because GitHub shows README.md from the reposit
 - links to chapter pages (`model.html`) point at the published site (doc_host + doc_baseurl in settings.ini);
 - pictures next to the notebooks (`screenshots/x.png`) are addressed from the root (`nbs/screenshots/x.png`);
 - a widget cannot be shown, so a demo's output becomes its screenshot from the browser tests (WIDGET_PICTURES);
-- `#| hide` cells, stderr and rich outputs (pictures drawn by code) are left out; stdout and plain results are kept.
+- a picture a cell draws (a PNG output) is written next to the screenshots, nbs/screenshots/readme_figure_N.png;
+- `#| hide` cells, stderr and HTML outputs are left out; stdout and plain results are kept.
 """
-import configparser, json, re, sys
+import base64, configparser, json, re, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
@@ -28,14 +29,20 @@ def _markdown(src: str, site: str) -> str:
     src = re.sub(r"\]\((?![a-z]+:|/|#)([\w./-]+\.html)(#[\w-]*)?\)", lambda m: f"]({site}/{m[1]}{m[2] or ''})", src)
     return re.sub(r"\]\((?![a-z]+:|/|#)([\w./-]+\.(?:png|jpe?g|gif|svg))\)", r"](nbs/\1)", src)
 
-def _outputs(cell: dict, code: str) -> list:
+def _outputs(cell: dict, code: str, figures: dict) -> list:
     parts = []
     for o in cell.get("outputs", []):
         data = o.get("data", {})
         if "application/vnd.jupyter.widget-view+json" in data:
             alt, pic = next((v for k, v in WIDGET_PICTURES.items() if k in code), ("an interactive widget", None))
-            parts.append(f"![{alt} (a screenshot from the browser tests)](nbs/{pic})" if pic else
+            parts.append(f"![{alt}](nbs/{pic})\n\n*{alt}: a screenshot from the browser tests, which run an untrained "
+                         f"tiny model (hence the nonsense captions). The docs site shows the demo model's captions here.*" if pic else
                          f"*({alt}: open the notebook in JupyterLab, or see the docs site)*")
+            continue
+        if "image/png" in data:
+            name = f"screenshots/readme_figure_{len(figures) + 1}.png"
+            figures[name] = base64.b64decode("".join(data["image/png"]))
+            parts.append(f"![A picture drawn by the cell above](nbs/{name})")
             continue
         if o.get("output_type") == "stream" and o.get("name") != "stdout": continue
         text = "".join(o.get("text", "") if o.get("output_type") == "stream" else
@@ -43,21 +50,28 @@ def _outputs(cell: dict, code: str) -> list:
         if text.strip(): parts.append(f"```\n{text.rstrip()}\n```")
     return parts
 
-def render() -> str:
+def render() -> tuple[str, dict]:
+    "README.md's text, and the pictures it shows that come from the notebook's outputs (path under nbs/: bytes)."
     cells = json.loads((root/"nbs/index.ipynb").read_text(encoding="utf-8"))["cells"]
-    site, parts = _site(), []
+    site, parts, figures = _site(), [], {}
     for c in cells:
         src = "".join(c["source"]).strip()
         if c["cell_type"] == "markdown": parts.append(_markdown(src, site))
         elif c["cell_type"] == "code" and not re.search(r"^#\|\s*hide\s*$", src, re.M):
             code = "\n".join(l for l in src.splitlines() if not l.startswith("#|")).strip()
             parts.append(f"```python\n{code}\n```")
-            parts.extend(_outputs(c, code))
-    return "<!-- Generated from nbs/index.ipynb by .ci/readme.py: edit the notebook, not this file. -->\n\n" + "\n\n".join(parts) + "\n"
+            parts.extend(_outputs(c, code, figures))
+    head = "<!-- Generated from nbs/index.ipynb by .ci/readme.py: edit the notebook, not this file. -->\n\n"
+    return head + "\n\n".join(parts) + "\n", figures
 
 if __name__ == "__main__":
-    text = render()
+    text, figures = render()
+    stale = sorted(set((root/"nbs").glob("screenshots/readme_figure_*.png")) - {root/"nbs"/f for f in figures})
     if "--check" in sys.argv:
-        if (root/"README.md").read_text(encoding="utf-8") != text:
-            sys.exit("README.md is out of step with nbs/index.ipynb: run python .ci/readme.py")
-    else: (root/"README.md").write_text(text, encoding="utf-8")
+        wrong = [f for f, data in figures.items() if not (root/"nbs"/f).is_file() or (root/"nbs"/f).read_bytes() != data]
+        if (root/"README.md").read_text(encoding="utf-8") != text or wrong or stale:
+            sys.exit("README.md (or its pictures in nbs/screenshots) is out of step with nbs/index.ipynb: run python .ci/readme.py")
+    else:
+        for f, data in figures.items(): (root/"nbs"/f).write_bytes(data)
+        for f in stale: f.unlink()
+        (root/"README.md").write_text(text, encoding="utf-8")
