@@ -290,17 +290,30 @@ _ACTIVATIONS = {  # name: (oneDNN post-op, its algorithm, the same in plain PyTo
     "gelu_tanh": ("gelu", "tanh", functools.partial(F.gelu, approximate="tanh")), "swish": ("swish", "", F.silu)}
 
 class FrozenLinear:
-    "`act(x @ weight.T + bias)` for inference; on CPU the weight is copied once into oneDNN's blocked layout."
+    "`act(x @ weight.T + bias)` (`+ add`) for inference; on CPU the weight is copied once into oneDNN's blocked layout."
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None, act: str = "none", dtype=None):
-        w = weight.detach().to(dtype or weight.dtype).contiguous()                        # (out, in)
-        self.bias = None if bias is None else bias.detach().to(w.dtype).contiguous()      # (out,)
-        self.act, self.packed = act, w.device.type == "cpu" and w.dtype == torch.float32 and _onednn()
+        self.source = weight.detach()                                                     # (out, in), maybe a view
+        self.dtype = dtype or weight.dtype
+        self.bias = None if bias is None else bias.detach().to(self.dtype).contiguous()   # (out,)
+        self.act, self.packed = act, self.source.device.type == "cpu" and self.dtype == torch.float32 and _onednn()
+        w = self.source.to(self.dtype).contiguous()
         self.weight = torch.ops.mkldnn._reorder_linear_weight(w) if self.packed else w
+        self._rowwise = None
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:                                  # (..., in) -> (..., out)
+    def _weight(self, rows: int) -> torch.Tensor:
+        "The blocked weight; for a single row, oneDNN's matrix-vector product reads the plain layout faster."
+        if not self.packed or rows > 1: return self.weight
+        if self._rowwise is None: self._rowwise = self.source.to(self.dtype).contiguous()  # made on first use only
+        return self._rowwise
+
+    def __call__(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:  # (..., in) -> (..., out)
         post_op, algorithm, plain = _ACTIVATIONS[self.act]
-        if self.packed: return torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, post_op, [], algorithm)
-        return plain(F.linear(x, self.weight, self.bias))
+        if self.packed:
+            w = self._weight(x.numel() // x.shape[-1])
+            if add is None: return torch.ops.mkldnn._linear_pointwise(x, w, self.bias, post_op, [], algorithm)
+            if self.act == "none": return torch.ops.mkldnn._linear_pointwise.binary(x, add, w, self.bias, "add")
+        y = plain(F.linear(x, self.weight, self.bias))
+        return y if add is None else y + add
 
 # %% ../nbs/01_model.ipynb #da8aeebd
 _FAST = dict(enabled=True)
@@ -367,8 +380,8 @@ class FastVision:
         for norm1, qkv, proj, scale, norm2, fc1, fc2 in self.layers:
             q, k, v = qkv(F.layer_norm(x, (C,), *norm1)).view(B, N + 1, 3, H, C // H).permute(2, 0, 3, 1, 4)  # (B, H, 1+N, C/H) each
             a = F.scaled_dot_product_attention(q, k, v, scale=scale)                             # (B, H, 1+N, C/H)
-            x = x + proj(a.transpose(1, 2).reshape(B, N + 1, C))
-            x = x + fc2(fc1(F.layer_norm(x, (C,), *norm2)))
+            x = proj(a.transpose(1, 2).reshape(B, N + 1, C), add=x)
+            x = fc2(fc1(F.layer_norm(x, (C,), *norm2)), add=x)
         return F.layer_norm(x[:, 0], (C,), *self.post).to(self.out_dtype)                        # (B, C)
 
 # %% ../nbs/01_model.ipynb #c731c6f1
@@ -397,9 +410,12 @@ class FastGPT2:
         c, t = gpt.config, gpt.transformer
         self.dtype, self.n_head, self.n_embd = dtype, c.n_head, c.n_embd
         linear = lambda conv, act="none": FrozenLinear(conv.weight.t(), conv.bias, act, dtype)  # Conv1D stores (in, out)
-        act = self.activations[c.activation_function]
-        self.blocks = [(_ln(h.ln_1, dtype), linear(h.attn.c_attn), linear(h.attn.c_proj), h.attn.scaling,
-                        _ln(h.ln_2, dtype), linear(h.mlp.c_fc, act), linear(h.mlp.c_proj)) for h in t.h]
+        act, self.blocks = self.activations[c.activation_function], []
+        for h in t.h:
+            w, b = h.attn.c_attn.weight.t().clone(), h.attn.c_attn.bias.clone()              # (3C, C), (3C,): q, k, v
+            w[:c.n_embd] *= h.attn.scaling; b[:c.n_embd] *= h.attn.scaling                   # queries come out scaled
+            self.blocks.append((_ln(h.ln_1, dtype), FrozenLinear(w, b, dtype=dtype), linear(h.attn.c_proj),
+                                _ln(h.ln_2, dtype), linear(h.mlp.c_fc, act), linear(h.mlp.c_proj)))
         self.wte, self.wpe, self.ln_f = t.wte.weight.detach(), t.wpe.weight.detach().to(dtype), _ln(t.ln_f, dtype)
         self.head = FrozenLinear(gpt.lm_head.weight, gpt.lm_head.bias, dtype=dtype)
 
@@ -416,15 +432,15 @@ class FastGPT2:
         (B, T, C), H, p = x.shape, self.n_head, cache["pos"]
         h = x.to(self.dtype) + self.wpe[p:p + T]                                            # (B, T, C)
         hidden = torch.ones(T, p + T, dtype=torch.bool, device=x.device).triu(p + 1) if T > 1 else None  # the future
-        for i, (norm1, qkv, proj, scale, norm2, fc, out) in enumerate(self.blocks):
-            q, k, v = qkv(F.layer_norm(h, (C,), *norm1)).view(B, T, 3, H, C // H).permute(2, 0, 3, 1, 4)  # (B, H, T, C/H) each
+        for i, (norm1, qkv, proj, norm2, fc, out) in enumerate(self.blocks):
+            y = qkv(F.layer_norm(h, (C,), *norm1)).view(B, T, 3, H, C // H)
             kv = cache["kv"][i, :, :, :, :p + T]                                              # (2, B, H, p+T, C/H)
-            kv[0, :, :, p:], kv[1, :, :, p:] = k, v
-            scores = (q @ kv[0].transpose(-1, -2)) * scale                                    # (B, H, T, p+T)
+            kv[:, :, :, p:] = y[:, :, 1:].permute(2, 0, 3, 1, 4)                               # this step's keys, values
+            scores = y[:, :, 0].transpose(1, 2) @ kv[0].transpose(-1, -2)                      # (B, H, T, p+T)
             if hidden is not None: scores = scores.masked_fill(hidden, -math.inf)
-            a = scores.float().softmax(-1).to(self.dtype) @ kv[1]                             # (B, H, T, C/H)
-            h = h + proj(a.transpose(1, 2).reshape(B, T, C))
-            h = h + out(fc(F.layer_norm(h, (C,), *norm2)))
+            a = scores.softmax(-1, dtype=torch.float32).to(self.dtype) @ kv[1]                 # (B, H, T, C/H)
+            h = proj(a.transpose(1, 2).reshape(B, T, C), add=h)                                 # h + attention
+            h = out(fc(F.layer_norm(h, (C,), *norm2)), add=h)                                  # h + MLP
         cache["pos"] = p + T
         return self.head(F.layer_norm(h[:, -1], (C,), *self.ln_f)).float()                    # (B, vocab)
 
