@@ -377,12 +377,11 @@ class FastVision:
         x = F.conv2d(pixels.to(self.dtype), self.patch, stride=self.stride).flatten(2).transpose(1, 2)  # (B, N, C)
         (B, N, C), H = x.shape, self.n_head
         x = F.layer_norm(torch.cat([self.cls.expand(B, 1, C), x + self.pos], 1), (C,), *self.pre)     # (B, 1+N, C)
-        for i, (norm1, qkv, proj, scale, norm2, fc1, fc2) in enumerate(self.layers):
+        for norm1, qkv, proj, scale, norm2, fc1, fc2 in self.layers:
             q, k, v = qkv(F.layer_norm(x, (C,), *norm1)).view(B, N + 1, 3, H, C // H).permute(2, 0, 3, 1, 4)  # (B, H, 1+N, C/H) each
-            if i == len(self.layers) - 1: q, x = q[:, :, :1], x[:, :1]                        # last layer: the class token only
-            a = F.scaled_dot_product_attention(q, k, v, scale=scale)                             # (B, H, rows, C/H)
-            x = proj(a.transpose(1, 2).reshape(B, -1, C), add=x)                                 # (B, rows, C)
-            x = fc2(fc1(F.layer_norm(x, (C,), *norm2)), add=x)
+            a = F.scaled_dot_product_attention(q, k, v, scale=scale)                             # (B, H, 1+N, C/H)
+            x = proj(a.transpose(1, 2).reshape(B, N + 1, C), add=x)                              # x + attention
+            x = fc2(fc1(F.layer_norm(x, (C,), *norm2)), add=x)                                   # x + MLP
         return F.layer_norm(x[:, 0], (C,), *self.post).to(self.out_dtype)                        # (B, C)
 
 # %% ../nbs/01_model.ipynb #c731c6f1
