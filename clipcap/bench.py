@@ -66,8 +66,7 @@ def caption_flops(net: Net, tokens: int) -> dict:
     C, I, N = v.hidden_size, v.intermediate_size, (v.image_size // v.patch_size) ** 2
     T = N + 1                                                           # patches and the class token
     layer = 2 * T * (4 * C * C + 2 * C * I) + 4 * T * T * C              # projections, MLP and attention on T rows
-    last = 2 * T * 3 * C * C + 4 * T * C + 2 * (C * C + 2 * C * I)       # keys and values of all rows, the rest for one
-    clip = 2 * N * 3 * v.patch_size ** 2 * C + (v.num_hidden_layers - 1) * layer + last
+    clip = 2 * N * 3 * v.patch_size ** 2 * C + v.num_hidden_layers * layer
     if net.image_encoder.embedding != "pooled": clip += 2 * C * net.image_encoder.dim
     mapping = 2 * sum(p.numel() for p in net.mapping.parameters() if p.dim() >= 2)
     g = net.text_decoder.model.config
