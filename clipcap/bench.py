@@ -15,9 +15,9 @@ from .config import ClipcapError, ConfigS, load_config, write_text_atomic
 from .model import Net, demo_images, plain_inference, tiny_backbones, TINY_CAPTIONS
 
 # %% auto #0
-__all__ = ['timed', 'matmul_rate', 'memory_bandwidth', 'caption_flops', 'decoding_bytes', 'seed_caption', 'bench_captioning',
-           'against_limits', 'peak_memory', 'synthetic_video', 'bench_video', 'bench_training', 'add_bench_args',
-           'measure_limits', 'best_limits', 'run_bench', 'summary_rows', 'summary_text']
+__all__ = ['timed', 'matmul_rate', 'memory_bandwidth', 'caption_flops', 'decoding_bytes', 'seed_decode', 'seed_caption',
+           'bench_captioning', 'against_limits', 'peak_memory', 'synthetic_video', 'bench_video', 'bench_training',
+           'add_bench_args', 'measure_limits', 'best_limits', 'run_bench', 'summary_rows', 'summary_text']
 
 # %% ../nbs/09_bench.ipynb #7659dccf
 def _sync(device=None):
@@ -87,12 +87,10 @@ def decoding_bytes(net: Net) -> dict:
 
 # %% ../nbs/09_bench.ipynb #36f66e43
 @torch.no_grad()
-def seed_caption(net: Net, image, tokens: int) -> list[int]:
-    "Caption one PIL image the seed's way (no batch, no cache, full logits at every step): its `tokens` token ids."
+def seed_decode(net: Net, embed: torch.Tensor, tokens: int) -> list[int]:
+    "The seed's decoding loop for one image embedding `(D,)`: no cache, GPT-2 and its head over everything each step."
     gpt, eos = net.text_decoder.model, net.text_decoder.eos
-    with plain_inference():
-        pixels = net.image_encoder.preprocess([image]).to(net.device)
-        prefix = net.prefix(net.image_encoder(pixels))                # (1, K, n_embd)
+    with plain_inference(): prefix = net.prefix(embed[None].to(net.device))  # (1, K, n_embd)
     ids = []
     for _ in range(tokens):
         x = torch.cat([prefix, gpt.transformer.wte(torch.tensor([ids], dtype=torch.long, device=net.device))], 1)
@@ -100,6 +98,12 @@ def seed_caption(net: Net, image, tokens: int) -> list[int]:
         logits[eos] = -math.inf                                        # the length is forced
         ids.append(int(logits.argmax()))
     return ids
+
+@torch.no_grad()
+def seed_caption(net: Net, image, tokens: int) -> list[int]:
+    "Caption one PIL image the seed's way (no batch, no cache, full logits at every step): its `tokens` token ids."
+    with plain_inference(): embed = net.image_encoder(net.image_encoder.preprocess([image]).to(net.device))[0]  # (D,)
+    return seed_decode(net, embed, tokens)
 
 # %% ../nbs/09_bench.ipynb #e8eac66f
 def _say(*args):
@@ -135,6 +139,11 @@ def bench_captioning(net: Net, batch: int = 32, tokens: int = 20, repeats: int =
                    for im in images[:seed_images + 1]][1:]               # the first image is the warm-up
         out["seed"] = dict(images_per_s=1 / median(seconds), seconds_per_image=median(seconds), runs=[round(s, 6) for s in seconds])
         out["speedup_over_seed"] = out["fast"]["images_per_s"] * median(seconds)
+        decode = [timed(lambda: seed_decode(net, e, tokens), 1, warmup=0, device=device)["median"]
+                  for e in embeds[:seed_images]]                         # decoding alone, from embeddings
+        batched = batch / out["fast"]["parts"]["decode"]
+        out["decoding"] = dict(batched_images_per_s=batched, seed_images_per_s=1 / median(decode),
+                               seed_runs=[round(s, 6) for s in decode], speedup_over_seed=batched * median(decode))
 
     say("single-image latency")
     one = timed(lambda: net.caption(images[:1], **decoding), repeats, device=device)
@@ -363,6 +372,9 @@ def summary_rows(r: dict) -> list[tuple[str, str]]:
                                   f"{c['plain']['share_of_limit']:.0%} of the limit (fast path: ×{c['speedup_over_plain']:.2f})"))
     if "seed" in c: rows.append(("the seed's way (one image, no cache)", f"{c['seed']['images_per_s']:.3f} images/s "
                                  f"(batched: ×{c['speedup_over_seed']:.1f})"))
+    if "decoding" in c: rows.append((f"decoding alone (batch {c['batch']} vs the seed's loop)",
+                                     f"{c['decoding']['batched_images_per_s']:.2f} vs {c['decoding']['seed_images_per_s']:.3f} "
+                                     f"images/s (×{c['decoding']['speedup_over_seed']:.1f})"))
     l = c["latency"]
     rows.append(("single image", f"{l['seconds'] * 1e3:.0f} ms; decoding {l['ms_per_token']:.1f} ms/token, "
                  f"{l['ratio_to_bound']:.2f}× the bandwidth bound ({l['bound_ms_per_token']:.1f} ms)"))
