@@ -150,6 +150,9 @@ def bench_captioning(net: Net, batch: int = 32, tokens: int = 20, repeats: int =
     dec = timed(lambda: net.generate(embeds[:1], **decoding), repeats, device=device)
     out["latency"] = dict(seconds=one["median"], decode_seconds=dec["median"], best_decode_seconds=dec["best"],
                           ms_per_token=dec["median"] / tokens * 1e3)
+    if plain:
+        with plain_inference(): slow = timed(lambda: net.generate(embeds[:1], **decoding), repeats, device=device)
+        out["latency"]["plain_ms_per_token"] = slow["median"] / tokens * 1e3
     out["sweep"] = []
     for b in sweep:
         say(f"batch sweep: {b} images")
@@ -377,7 +380,8 @@ def summary_rows(r: dict) -> list[tuple[str, str]]:
                                      f"images/s (×{c['decoding']['speedup_over_seed']:.1f})"))
     l = c["latency"]
     rows.append(("single image", f"{l['seconds'] * 1e3:.0f} ms; decoding {l['ms_per_token']:.1f} ms/token, "
-                 f"{l['ratio_to_bound']:.2f}× the bandwidth bound ({l['bound_ms_per_token']:.1f} ms)"))
+                 f"{l['ratio_to_bound']:.2f}× the bandwidth bound ({l['bound_ms_per_token']:.1f} ms)"
+                 + (f"; transformers' modules {l['plain_ms_per_token']:.1f} ms/token" if "plain_ms_per_token" in l else "")))
     m = r["limits"]
     rows.append(("limits", f"{m['matmul']['gflops']:.0f} GFLOP/s fp32 matmul ({c['limit_images_per_s']:.2f} images/s; "
                  f"torch.mm {m['matmul']['mm']:.0f}), {m['bandwidth']['gbs']:.1f} GB/s memory read"))
