@@ -321,7 +321,7 @@ _fast_cache = weakref.WeakKeyDictionary()
 
 @contextmanager
 def plain_inference():
-    "Inside the block clipcap runs transformers' own CLIP and GPT-2 modules in float32 (slower; for comparison)."
+    "Inside the block clipcap runs transformers' own CLIP and GPT-2 modules, in the weights' dtype (slower; for comparison)."
     before = _FAST["enabled"]
     _FAST["enabled"] = False
     try: yield
