@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #b615092a
 from __future__ import annotations
-import dataclasses, difflib, json, os, tempfile
+import dataclasses, difflib, json, os, secrets, stat
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
 
@@ -60,6 +60,14 @@ class Config:
         self.validate()
 
 # %% ../nbs/00_config.ipynb #9f2caf9f
+def _add_methods(cls, **methods):
+    "Attach `methods` to `cls` under the given names, and name the functions after them (`Config.to_json`)."
+    for name, m in methods.items():
+        f = m.__func__ if isinstance(m, (classmethod, staticmethod)) else m
+        f.__name__, f.__qualname__ = name, f"{cls.__name__}.{name}"
+        setattr(cls, name, m)
+
+# %% ../nbs/00_config.ipynb #8dd34b73
 def _check(ok, msg):
     if not ok: raise ConfigError(msg)
 
@@ -84,7 +92,7 @@ def _validate(self: Config):
         if choices: _check(getattr(self, name) in choices, f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}")
     return self
 
-Config.validate = _validate
+_add_methods(Config, validate=_validate)
 
 # %% ../nbs/00_config.ipynb #924829a0
 @dataclass(init=False)
@@ -114,6 +122,38 @@ def config_for_size(size: str | None = "S", **overrides) -> Config:
     return presets[key](**overrides)
 
 # %% ../nbs/00_config.ipynb #7d9e5dab
+def _create_temp(path: Path) -> tuple[int, Path]:
+    "A new, empty file next to `path` (open for writing), with the permissions `open(path, 'w')` gives a new file."
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try: return os.open(tmp, flags, 0o666), tmp            # the system applies the umask, as for open()
+        except FileExistsError: continue
+    raise FileExistsError(f"no free temporary file name next to {path}")
+
+def write_bytes_atomic(path, data: bytes):
+    "Write `data` to `path` all or nothing (a temporary file, then a rename), with the permissions `open` would give."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try: mode = stat.S_IMODE(os.stat(path).st_mode)             # replacing a file: keep its permissions
+    except FileNotFoundError: mode = None
+    fd, tmp = _create_temp(path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if mode is not None: os.chmod(tmp, mode)
+            f.write(data)
+            f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+def write_text_atomic(path, text: str):
+    "Write `text` (UTF-8) to `path` atomically, like `write_bytes_atomic`."
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+# %% ../nbs/00_config.ipynb #84c59e60
 def _to_dict(self: Config) -> dict:
     "The fields as a plain dict."
     return asdict(self)
@@ -147,28 +187,7 @@ def _from_json(cls, path_or_text) -> Config:
     except json.JSONDecodeError as e: raise ConfigError(f"config is not valid JSON: {e}") from None
     return cls.from_dict(d)
 
-Config.to_dict, Config.to_json, Config.update = _to_dict, _to_json, _update
-Config.from_dict, Config.from_json = _from_dict, _from_json
-
-# %% ../nbs/00_config.ipynb #5023dbd9
-def write_bytes_atomic(path, data: bytes):
-    "Write `data` to `path` via a temporary file in the same folder and a rename: all or nothing."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-def write_text_atomic(path, text: str):
-    "Write `text` (UTF-8) to `path` atomically."
-    return write_bytes_atomic(path, text.encode("utf-8"))
+_add_methods(Config, to_dict=_to_dict, to_json=_to_json, update=_update, from_dict=_from_dict, from_json=_from_json)
 
 # %% ../nbs/00_config.ipynb #78ce16fc
 def load_config(size: str | None = None, path=None, **overrides) -> Config:
