@@ -267,6 +267,7 @@ def bench_training(folder, images: int = 640, epochs: int = 2, batch_size_exp: i
 
 # %% ../nbs/09_bench.ipynb #5a06a9c9
 def add_bench_args(p):
+    "The flags of `clipcap bench`."
     p.add_argument("-C", "--checkpoint", metavar="CKPT", help="a checkpoint to measure (default: random backbones of --shape)")
     p.add_argument("-S", "--size", choices=["S", "L"], help="model size of the checkpoint, when it cannot be told from the file")
     p.add_argument("--shape", choices=["S", "tiny"], default="S", help="shape of the random backbones (default: S, ViT-B/32 + GPT-2 124M)")
@@ -282,6 +283,7 @@ def add_bench_args(p):
     p.add_argument("-o", "--out", metavar="FILE.json", help="also write the results to this file")
 
 def measure_limits(quick: bool = False, device="cpu") -> dict:
+    "This machine's matrix-multiply rate and memory bandwidth (smaller and fewer probes if `quick`)."
     return dict(matmul=matmul_rate(1024 if quick else 2048, repeats=3 if quick else 5, device=device),
                 bandwidth=memory_bandwidth(256 if quick else 512, repeats=3 if quick else 5, device=device))
 
@@ -396,6 +398,7 @@ def summary_rows(r: dict) -> list[tuple[str, str]]:
     return rows
 
 def summary_text(r: dict) -> str:
+    "The headline figures as aligned text, one per line (what `clipcap bench` prints to stderr)."
     rows = summary_rows(r)
     w = max(len(a) for a, _ in rows)
     return "\n".join(f"{a:<{w}}  {b}" for a, b in rows)

@@ -52,7 +52,9 @@ class JupyterLab:
     def __exit__(self, *exc): self.stop()
 
     @property
-    def base(self) -> str: return f"http://127.0.0.1:{self.port}"
+    def base(self) -> str:
+        "The server's address, without the token (requests to it are refused)."
+        return f"http://127.0.0.1:{self.port}"
     def url(self, path: str = "lab") -> str:
         "The address of `path` on this server, logged in with the token."
         return f"{self.base}/{path.lstrip('/')}?token={self.token}"
