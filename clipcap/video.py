@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_video.ipynb #0a61200f
 from __future__ import annotations
-import base64, html, io, json, math, os, shutil, sys, tempfile, threading, unicodedata, warnings
+import base64, contextlib, html, io, json, math, os, shutil, sys, tempfile, threading, unicodedata, warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
@@ -488,7 +488,7 @@ class VideoCaptionDemo:
         self.path.observe(self._typed, names="value")
         self.mode.observe(lambda change: self._show_options(), names="value")
         self.button.on_click(lambda button: self._start())
-        self._thread, self._lock, self._folder, self.cues = None, threading.Lock(), None, []
+        self._thread, self._lock, self.cues = None, threading.Lock(), []
         self.widget = W.VBox([W.HBox([self.upload, self.path]), W.HBox([self.mode]),
                               W.HBox([self.num_frames, self.every, self.merge]),
                               W.HBox([self.button, self.progress, self.status]), self.errors, self.strip, self.downloads]
@@ -510,19 +510,24 @@ class VideoCaptionDemo:
         if self.path.value.strip() and self.upload.value: self.upload.value = ()
 
 # %% ../nbs/06_video.ipynb #64fa3118
-def _video_path(self: VideoCaptionDemo) -> Path:
-    "The uploaded video (saved in a private folder) or the typed path."
+@contextlib.contextmanager
+def _video_file(self: VideoCaptionDemo) -> Iterator[tuple[Path, str]]:
+    "`(path, name)`: the upload, in a temporary folder removed on exit, and its uploaded name; or the typed path."
     if self.upload.value:
         f = self.upload.value[0]
-        if self._folder is None: self._folder = Path(tempfile.mkdtemp(prefix="clipcap-video-demo-"))
-        name = Path(f["name"]).name or "upload"
-        path = self._folder/name
-        if not path.exists() or path.stat().st_size != len(f["content"]):
-            for old in self._folder.iterdir(): old.unlink()
-            path.write_bytes(bytes(f["content"]))
-        return path
-    if self.path.value.strip(): return Path(self.path.value.strip()).expanduser()
-    raise ClipcapError("no video: upload one or type a path")
+        name = Path(str(f["name"]).replace("\\", "/")).name or "upload"     # the name the user chose, never a path
+        suffix = Path(name).suffix                                      # kept: a hint for the demuxer
+        if not (suffix[1:].isascii() and suffix[1:].isalnum() and len(suffix) <= 10): suffix = ""
+        with tempfile.TemporaryDirectory(prefix="clipcap-video-demo-") as folder:
+            path = Path(folder)/f"upload{suffix}"
+            try: path.write_bytes(f["content"])
+            except OSError as e: raise ClipcapError(f"cannot save the upload {name}: {e.strerror or e}") from None
+            yield path, name
+        return
+    typed = self.path.value.strip()
+    if not typed: raise ClipcapError("no video: upload one or type a path")
+    path = Path(typed).expanduser()
+    yield path, str(path)
 
 def _sampling(self: VideoCaptionDemo) -> dict:
     "The sampling the widgets choose."
@@ -548,17 +553,13 @@ def _links(stem: str, cues: list[Cue], lang: str = "en") -> str:
              f'target="_blank">{ext.upper()}</a>' for ext, mime, text in files]
     return "Download: " + " · ".join(links)
 
-VideoCaptionDemo.video_path, VideoCaptionDemo.sampling, VideoCaptionDemo._card = _video_path, _sampling, _card
+VideoCaptionDemo.video_file, VideoCaptionDemo.sampling, VideoCaptionDemo._card = _video_file, _sampling, _card
 
 # %% ../nbs/06_video.ipynb #b435cf36
 def _run(self: VideoCaptionDemo):
     "Caption the chosen video with the chosen sampling, filling the strip as batches finish."
     import ipywidgets as W
     self.errors.children, self.strip.children, self.downloads.value, self.cues = (), (), "", []
-    path = self.video_path()
-    info = video_info(path)
-    self.progress.max, self.progress.value = max(info.duration or 1.0, 1e-3), 0
-    self.status.value = f"Captioning {html.escape(path.name)}…"
     cards, shown = [], [0]
     def step(done, samples):
         self.progress.value = min(done, self.progress.max)
@@ -566,14 +567,23 @@ def _run(self: VideoCaptionDemo):
             shown[0] += 1
             if len(cards) < self.max_frames: cards.append(self._card(t, image, caption))
         if samples: self.strip.children = tuple(cards)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", VideoWarning)
-        self.cues = caption_video(path, self.captioner, batch_size=self.batch_size, merge=self.merge.value,
-                                  progress=False, callback=step, **self.sampling())
+    with self.video_file() as (path, name):
+        named = lambda message: str(message).replace(str(path), name)   # messages name the file as the user knows it
+        try:
+            info = video_info(path)
+            self.progress.max, self.progress.value = max(info.duration or 1.0, 1e-3), 0
+            self.status.value = f"Captioning {html.escape(Path(name).name)}…"
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", VideoWarning)
+                self.cues = caption_video(path, self.captioner, batch_size=self.batch_size, merge=self.merge.value,
+                                          progress=False, callback=step, **self.sampling())
+        except ClipcapError as e:
+            e.args = (named(e), *e.args[1:])
+            raise
     self.progress.value = self.progress.max
-    self.downloads.value = _links(path.stem, self.cues)
+    self.downloads.value = _links(Path(name).stem, self.cues)
     more = f" (the strip shows the first {len(cards)})" if shown[0] > len(cards) else ""
-    notes = "".join(f"<br><span class='clipcap-warning'>{html.escape(str(w.message))}</span>" for w in caught)
+    notes = "".join(f"<br><span class='clipcap-warning'>{html.escape(named(w.message))}</span>" for w in caught)
     self.status.value = f"{shown[0]} frames captioned{more}: {len(self.cues)} cues over {timestamp(self.cues[-1].end, '.')}.{notes}"
 
 def _guarded(self: VideoCaptionDemo):
