@@ -4,22 +4,22 @@
 
 # %% ../nbs/02_data.ipynb #e3fb0a4a
 from __future__ import annotations
-import csv, hashlib, io, json, os, shutil, sys, warnings
+import csv, glob, hashlib, io, json, os, shutil, sys, warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np, pandas as pd, torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from .config import Config, ClipcapError, load_config, write_text_atomic
 from .model import ImageEncoder
 
 # %% auto #0
-__all__ = ['KARPATHY_SPLITS', 'IMAGE_COLUMNS', 'CAPTION_COLUMNS', 'FORMATS', 'SPLITS', 'where_in_file', 'read_flickr_csv',
-           'read_coco_json', 'read_karpathy_json', 'read_pairs', 'detect_format', 'read_captions', 'split_images',
-           'assign_splits', 'open_image', 'build_dataset', 'CaptionSplit', 'CaptionDataset', 'add_data_args',
-           'run_data']
+__all__ = ['KARPATHY_SPLITS', 'IMAGE_COLUMNS', 'CAPTION_COLUMNS', 'FORMATS', 'SPLITS', 'open_image', 'where_in_file',
+           'read_flickr_csv', 'read_coco_json', 'read_karpathy_json', 'read_pairs', 'detect_format', 'read_captions',
+           'split_images', 'assign_splits', 'to_rgb', 'image_from_array', 'ImageError', 'load_image', 'build_dataset',
+           'CaptionSplit', 'CaptionDataset', 'add_data_args', 'run_data']
 
 # %% ../nbs/02_data.ipynb #270ec401
 def _read_text(path) -> str:
@@ -228,45 +228,104 @@ def assign_splits(table: pd.DataFrame, config: Config) -> pd.Series:
     return table["image"].map(split_images(table["image"], config.train_size, config.val_size, config.seed))
 
 # %% ../nbs/02_data.ipynb #5045c646
-def _to_8bit(im: Image.Image) -> Image.Image:
-    "`I;16`/`I`/`F` greyscale as 8-bit `L`: 16-bit scaled by 255/65535, floats in [0, 1] by 255, other ranges stretched."
-    a = np.asarray(im)
-    if a.dtype == np.uint16: a = (a.astype(np.uint32) * 255 + 32767) // 65535
-    else:
-        a = a.astype(np.float64)
-        finite = np.isfinite(a)
-        lo, hi = (a[finite].min(), a[finite].max()) if finite.any() else (0.0, 0.0)
-        a = np.where(finite, a, np.where(a > 0, hi, lo))             # +inf to the maximum, -inf and NaN to the minimum
-        if im.mode == "F" and lo >= 0 and hi <= 1: a = a * 255
-        elif lo >= 0 and hi <= 255: pass
-        elif im.mode != "F" and lo >= 0 and hi <= 65535: a = a / 257
-        else: a = (a - lo) * (255 / (hi - lo)) if hi > lo else np.zeros_like(a)
-    return Image.fromarray(np.round(a).clip(0, 255).astype(np.uint8), "L")
+def _to_uint8(a: np.ndarray) -> np.ndarray:
+    "Pixel values of any numeric dtype as `uint8`, scaled by the rules above."
+    if a.dtype == np.uint8: return a
+    if a.dtype == np.bool_: return a.astype(np.uint8) * 255
+    if a.dtype.kind not in "uif": raise ClipcapError(f"pixel values must be numbers, got dtype {a.dtype}")
+    if a.dtype == np.uint16: return ((a.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+    is_float, a = a.dtype.kind == "f", a.astype(np.float32)
+    finite = np.isfinite(a)
+    lo, hi = (float(a[finite].min()), float(a[finite].max())) if finite.any() else (0.0, 0.0)
+    a = np.where(finite, a, np.where(a > 0, hi, lo))          # +inf to the maximum; -inf and NaN to the minimum
+    if is_float and lo >= 0 and hi <= 1: a = a * 255
+    elif lo >= 0 and hi <= 255: pass
+    elif not is_float and lo >= 0 and hi <= 65535: a = a / 257
+    else: a = (a - lo) * (255 / (hi - lo)) if hi > lo else np.zeros_like(a)
+    return np.round(a).clip(0, 255).astype(np.uint8)
 
-def open_image(path) -> Image.Image:
-    "The image at `path` as RGB, as a viewer shows it; `ClipcapError` naming the file if it cannot be read."
-    path = Path(path)
-    if not path.is_file(): raise ClipcapError(f"{path}: missing file" if not path.exists() else f"{path}: not a file")
+# %% ../nbs/02_data.ipynb #d9d48705
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    "`image` as 8-bit RGB the way a viewer shows it: first frame, EXIF-oriented, transparency on white, depth scaled."
+    if getattr(image, "n_frames", 1) > 1: image.seek(0)
+    try: image = ImageOps.exif_transpose(image)                # a transposed copy, or a plain copy without the tag
+    except Exception: image = image.copy()                     # unreadable EXIF: keep the pixels as stored
+    mode = image.mode
+    if mode in _ALPHA_MODES or (mode in ("P", "L", "RGB") and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
+    if mode == "RGB": return image
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        return Image.fromarray(_to_uint8(np.asarray(image))).convert("RGB")
+    try: return image.convert("RGB")
+    except (ValueError, OSError) as e: raise ClipcapError(f"cannot convert {mode} pixels to RGB: {e}") from None
+
+# %% ../nbs/02_data.ipynb #b1eba113
+def image_from_array(a) -> Image.Image:
+    "An RGB PIL image from an `H×W`, `H×W×1`, `H×W×3` or `H×W×4` array (or channels-first) of any numeric dtype."
+    if torch.is_tensor(a): a = a.detach().cpu().numpy()
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4): a = a.transpose(1, 2, 0)  # channels first
+    if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)) or 0 in a.shape:
+        raise ClipcapError(f"an image array must be H×W, H×W×1, H×W×3 or H×W×4 with no empty side; got shape {a.shape}")
+    return to_rgb(Image.fromarray(np.ascontiguousarray(_to_uint8(a))))
+
+# %% ../nbs/02_data.ipynb #34fd5196
+class ImageError(ClipcapError):
+    "An input that cannot be read as an image: the message is `<name>: <reason>`."
+    def __init__(self, name, reason: str):
+        self.name, self.reason = str(name), reason
+        super().__init__(f"{self.name}: {reason}")
+
+def _name(source) -> str:
+    "How an input is named in messages: its path, a file object's `name`, else its type."
+    if isinstance(source, (str, os.PathLike)): return str(source)
+    if getattr(source, "name", None): return str(source.name)
+    return f"<{type(source).__name__}>"
+
+def _reason(e: Exception) -> str:
+    "The one-line reason for an exception raised while decoding an image."
+    if isinstance(e, ClipcapError): return str(e)
+    if isinstance(e, Image.DecompressionBombError):
+        return f"refused: {str(e)[:1].lower()}{str(e)[1:].rstrip('.')} (raise PIL.Image.MAX_IMAGE_PIXELS to allow it)"
+    if isinstance(e, UnidentifiedImageError): return "not an image (PIL cannot identify it)"
+    if isinstance(e, (FileNotFoundError, IsADirectoryError, PermissionError)): return f"cannot open: {e.strerror}"
+    if isinstance(e, MemoryError): return "not enough memory to decode it"
+    msg = str(e).splitlines()[0] if str(e) else type(e).__name__   # PIL's decoders raise OSError, SyntaxError, ValueError...
+    return f"broken image data: {msg[:1].lower()}{msg[1:]}"
+
+def _decode(source) -> Image.Image:
+    "`to_rgb` of a PIL image, an array, or a path or file PIL opens (its pixels read now, so truncation fails here)."
+    if isinstance(source, Image.Image): return to_rgb(source)
+    if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"): return image_from_array(source)
+    with Image.open(source) as im:
+        im.load()
+        return to_rgb(im)
+
+def load_image(source, name: str | None = None) -> Image.Image:
+    "An RGB PIL image from a path, bytes, a file object, a PIL image or an array; `ImageError` names what cannot be read."
+    name = name or _name(source)
+    if isinstance(source, (bytes, bytearray, memoryview)): source = io.BytesIO(bytes(source))
+    if hasattr(source, "read") and hasattr(source, "seek"):
+        if not source.read(1): raise ImageError(name, "empty file (0 bytes)")
+        source.seek(0)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists(): raise ImageError(name, "no files match this pattern" if glob.has_magic(str(source)) else "no such file")
+        if path.is_dir():
+            images = any(f.suffix.lower() in Image.registered_extensions() for f in path.iterdir())
+            raise ImageError(name, "a folder, not an image file" if images else "a folder with no image files in it")
+        if path.stat().st_size == 0: raise ImageError(name, "empty file (0 bytes)")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")                         # PIL's warnings (EXIF, palette) are not the user's problem
-            with Image.open(path) as im:
-                im.seek(0)
-                im.load()
-                try: im = ImageOps.exif_transpose(im)               # upright, as a viewer shows it
-                except Exception: im = im.copy()                    # unreadable EXIF: the pixels as stored
-        if im.mode in ("I", "I;16", "I;16L", "I;16B", "I;16N", "F"): im = _to_8bit(im)
-        if im.mode in ("P", "L", "RGB") and "transparency" in im.info: im = im.convert("RGBA")
-        if im.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-            im = im.convert("RGBA")
-            background = Image.new("RGBA", im.size, (255, 255, 255, 255))
-            im = Image.alpha_composite(background, im)
-        return im.convert("RGB")
-    except Image.DecompressionBombError as e: raise ClipcapError(f"{path}: too large to open safely ({e})") from None
-    except Image.UnidentifiedImageError: raise ClipcapError(f"{path}: not an image PIL can read") from None
-    except MemoryError: raise ClipcapError(f"{path}: not enough memory to decode it") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as e:
-        raise ClipcapError(f"{path}: cannot read image ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+            warnings.simplefilter("ignore")                    # PIL's warnings (EXIF, sizes under the bomb limit) are not the user's
+            return _decode(source)
+    except Exception as e: raise ImageError(name, _reason(e)) from None
+
+open_image = load_image
 
 # %% ../nbs/02_data.ipynb #a46a6a4c
 class _ImageFiles(torch.utils.data.Dataset):
@@ -276,8 +335,8 @@ class _ImageFiles(torch.utils.data.Dataset):
     def __len__(self): return len(self.names)
     def __getitem__(self, i):
         name = self.names[i]
-        try: return name, self.preprocess([open_image(self.folder/name)])[0], None
-        except ClipcapError as e: return name, None, str(e).removeprefix(f"{self.folder/name}: ")
+        try: return name, self.preprocess([load_image(self.folder/name, name=name)])[0], None
+        except ImageError as e: return name, None, e.reason
         except Exception as e: return name, None, f"{type(e).__name__}: {e}"
 
 # %% ../nbs/02_data.ipynb #87bf3a68

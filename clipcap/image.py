@@ -4,21 +4,21 @@
 
 # %% ../nbs/05_image.ipynb #e024a6b5
 from __future__ import annotations
-import argparse, glob, html, io, json, os, sys, threading, warnings
+import argparse, glob, html, io, json, os, sys, threading
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np, torch
-from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw, ImageFont
 
 from .config import ClipcapError, load_config, write_bytes_atomic
 from .model import Net
+from .data import ImageError, load_image, _name
 from .checkpoints import load_net
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'DECODING_KEYS', 'pick_device', 'to_rgb', 'image_from_array', 'ImageError', 'load_image',
-           'expand_images', 'Captioner', 'draw_caption', 'save_captioned', 'add_image_args', 'run_image',
-           'ImageCaptionDemo']
+__all__ = ['IMAGE_SUFFIXES', 'DECODING_KEYS', 'pick_device', 'expand_images', 'Captioner', 'draw_caption', 'save_captioned',
+           'add_image_args', 'run_image', 'ImageCaptionDemo', 'ImageError', 'load_image']
 
 # %% ../nbs/05_image.ipynb #b3bbbd94
 def pick_device(device=None) -> torch.device:
@@ -35,101 +35,8 @@ def pick_device(device=None) -> torch.device:
     if d.type == "mps" and not mps: raise ClipcapError(f"device {device!r} asked for, but Apple's MPS is not available here")
     return d
 
-# %% ../nbs/05_image.ipynb #6a3d0772
-def _to_uint8(a: np.ndarray) -> np.ndarray:
-    "Pixel values of any numeric dtype as `uint8`, scaled by the rules above."
-    if a.dtype == np.uint8: return a
-    if a.dtype == np.bool_: return a.astype(np.uint8) * 255
-    if a.dtype.kind not in "uif": raise ClipcapError(f"pixel values must be numbers, got dtype {a.dtype}")
-    if a.dtype == np.uint16: return ((a.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    is_float, a = a.dtype.kind == "f", a.astype(np.float32)
-    finite = np.isfinite(a)
-    lo, hi = (float(a[finite].min()), float(a[finite].max())) if finite.any() else (0.0, 0.0)
-    a = np.where(finite, a, np.where(a > 0, hi, lo))          # +inf to the maximum; -inf and NaN to the minimum
-    if is_float and lo >= 0 and hi <= 1: a = a * 255
-    elif lo >= 0 and hi <= 255: pass
-    elif not is_float and lo >= 0 and hi <= 65535: a = a / 257
-    else: a = (a - lo) * (255 / (hi - lo)) if hi > lo else np.zeros_like(a)
-    return np.round(a).clip(0, 255).astype(np.uint8)
-
-# %% ../nbs/05_image.ipynb #b4413020
-_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    "`image` as 8-bit RGB the way a viewer shows it: first frame, EXIF-oriented, transparency on white, depth scaled."
-    if getattr(image, "n_frames", 1) > 1: image.seek(0)
-    try: image = ImageOps.exif_transpose(image)                # a transposed copy, or a plain copy without the tag
-    except Exception: image = image.copy()                     # unreadable EXIF: keep the pixels as stored
-    mode = image.mode
-    if mode in _ALPHA_MODES or (mode in ("P", "L", "RGB") and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        return Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba).convert("RGB")
-    if mode == "RGB": return image
-    if mode in ("I", "F") or mode.startswith("I;16"):
-        return Image.fromarray(_to_uint8(np.asarray(image))).convert("RGB")
-    try: return image.convert("RGB")
-    except (ValueError, OSError) as e: raise ClipcapError(f"cannot convert {mode} pixels to RGB: {e}") from None
-
-# %% ../nbs/05_image.ipynb #10cf01f3
-def image_from_array(a) -> Image.Image:
-    "An RGB PIL image from an `H×W`, `H×W×1`, `H×W×3` or `H×W×4` array (or channels-first) of any numeric dtype."
-    if torch.is_tensor(a): a = a.detach().cpu().numpy()
-    a = np.asarray(a)
-    if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4): a = a.transpose(1, 2, 0)  # channels first
-    if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
-    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[-1] not in (3, 4)) or 0 in a.shape:
-        raise ClipcapError(f"an image array must be H×W, H×W×1, H×W×3 or H×W×4 with no empty side; got shape {a.shape}")
-    return to_rgb(Image.fromarray(np.ascontiguousarray(_to_uint8(a))))
-
-# %% ../nbs/05_image.ipynb #793ba43e
-class ImageError(ClipcapError):
-    "An input that cannot be read as an image: the message is `<name>: <reason>`."
-    def __init__(self, name, reason: str):
-        self.name, self.reason = str(name), reason
-        super().__init__(f"{self.name}: {reason}")
-
-def _name(source) -> str:
-    "How an input is named in messages."
-    if isinstance(source, (str, os.PathLike)): return str(source)
-    if getattr(source, "name", None): return str(source.name)
-    return f"<{type(source).__name__}>"
-
-def _open(fp, name: str) -> Image.Image:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(fp) as im:
-                im.load()                                      # read the pixels now: truncation fails here
-                return to_rgb(im)
-    except ImageError: raise
-    except ClipcapError as e: raise ImageError(name, str(e)) from None
-    except Image.DecompressionBombError as e:
-        raise ImageError(name, f"refused: {str(e)[:1].lower()}{str(e)[1:].rstrip('.')} (raise PIL.Image.MAX_IMAGE_PIXELS to allow it)") from None
-    except UnidentifiedImageError: raise ImageError(name, "not an image (PIL cannot identify it)") from None
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as e: raise ImageError(name, f"cannot open: {e.strerror}") from None
-    except MemoryError: raise ImageError(name, "not enough memory to decode it") from None
-    except Exception as e:                                     # PIL's decoders raise OSError, SyntaxError, ValueError, struct.error...
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ImageError(name, f"broken image data: {msg[:1].lower()}{msg[1:]}") from None
-
-def load_image(source, name: str | None = None) -> Image.Image:
-    "An RGB PIL image from a path, bytes, a file object, a PIL image or an array; `ImageError` names what cannot be read."
-    name = name or _name(source)
-    if isinstance(source, Image.Image): return to_rgb(source)
-    if isinstance(source, (bytes, bytearray, memoryview)): source = io.BytesIO(bytes(source))
-    if hasattr(source, "read"):
-        if hasattr(source, "seek") and not source.read(1): raise ImageError(name, "empty file (0 bytes)")
-        if hasattr(source, "seek"): source.seek(0)
-        return _open(source, name)
-    if not isinstance(source, (str, os.PathLike)):
-        try: return image_from_array(source)
-        except ClipcapError as e: raise ImageError(name, str(e)) from None
-    path = Path(source)
-    if not path.exists():
-        raise ImageError(name, "no files match this pattern" if glob.has_magic(str(source)) else "no such file")
-    if path.is_dir(): raise ImageError(name, "a folder with no image files in it")
-    if path.stat().st_size == 0: raise ImageError(name, "empty file (0 bytes)")
-    return _open(path, name)
+# %% ../nbs/05_image.ipynb #19dc3480
+_all_ = ["ImageError", "load_image"]                           # the data chapter's loader, exported from here as well
 
 # %% ../nbs/05_image.ipynb #31ac5aac
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".bmp", ".dib", ".tif", ".tiff", ".webp",
