@@ -24,17 +24,23 @@ COMMANDS = {  # name: (module, one-line help)
 }
 
 # %% ../nbs/07_cli.ipynb #e9f82a9e
+class _Parser(argparse.ArgumentParser):
+    "An `ArgumentParser` whose usage errors are one line: `clipcap: error: MESSAGE (see 'PROG --help')`."
+    def error(self, message):
+        self.exit(2, f"clipcap: error: {message} (see '{self.prog} --help')\n")
+
+# %% ../nbs/07_cli.ipynb #0367b36c
 def _parser(name: str | None = None) -> argparse.ArgumentParser:
     "The top-level parser, or the parser of subcommand `name` with its module's arguments."
     if name is None:
-        p = argparse.ArgumentParser(prog="clipcap", formatter_class=argparse.RawDescriptionHelpFormatter,
+        p = _Parser(prog="clipcap", formatter_class=argparse.RawDescriptionHelpFormatter,
             description="Caption images and videos with CLIP and GPT-2.",
             epilog="commands:\n" + "\n".join(f"  {n:<10}{h}" for n, (_, h) in COMMANDS.items())
                    + "\n\nRun 'clipcap COMMAND --help' for a command's options.")
         p.add_argument("command", choices=list(COMMANDS), metavar="COMMAND", help="one of: " + ", ".join(COMMANDS))
         return p
     module, help = COMMANDS[name]
-    p = argparse.ArgumentParser(prog=f"clipcap {name}", description=help[:1].upper() + help[1:] + ".")
+    p = _Parser(prog=f"clipcap {name}", description=help[:1].upper() + help[1:] + ".")
     try: mod = importlib.import_module(module)
     except ImportError as e: raise ClipcapError(f"'clipcap {name}' is not available: {e}") from None
     add = getattr(mod, f"add_{name}_args", None)
@@ -45,15 +51,20 @@ def _parser(name: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(run=getattr(mod, f"run_{name}"))
     return p
 
-# %% ../nbs/07_cli.ipynb #0367b36c
+# %% ../nbs/07_cli.ipynb #ed55685b
+def _parse(argv: list[str]) -> argparse.Namespace:
+    "Parse `COMMAND ARGS...` (options and files in any order); `--help` and usage errors exit through `SystemExit`."
+    if not argv or argv[0] not in COMMANDS:
+        _parser().parse_args(argv[:1] or ["--help"])              # prints help, or the error for an unknown command
+    return _parser(argv[0]).parse_intermixed_args(argv[1:])
+
+# %% ../nbs/07_cli.ipynb #475bc151
 def main(argv: list[str] | None = None) -> int:
     "The `clipcap` console script: run a subcommand; return its exit status."
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     try:
-        if not argv or argv[0] not in COMMANDS:
-            _parser().parse_args(argv[:1] or ["--help"])              # prints help, or the error for an unknown command
-        args = _parser(argv[0]).parse_args(argv[1:])
+        args = _parse(argv)
         return int(args.run(args) or 0)
     except SystemExit as e:                                            # argparse: --help, or a usage error
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
@@ -72,3 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clipcap: error: {type(e).__name__}{': ' + msg if msg else ''}"
               + ("" if debug else " (run with --debug for details)"), file=sys.stderr)
         return 1
+
+# %% ../nbs/07_cli.ipynb #796d5b7f
+def _in_ipython() -> bool:
+    "Whether this runs inside IPython (a Jupyter kernel, `nbdev_test`, the docs build), where `__name__` is `'__main__'` too."
+    import builtins
+    return hasattr(builtins, "__IPYTHON__")
+
+if __name__ == "__main__" and not _in_ipython(): sys.exit(main())
