@@ -129,52 +129,92 @@ def read_karpathy_json(path, errors: str = "raise") -> pd.DataFrame:
     return _report(path, problems, errors, rows, ["image", "caption", "split"], where="images[{}]")
 
 # %% ../nbs/02_data.ipynb #f1d5ab21
+def _unclosed_quote(record: str, delimiter: str) -> int | None:
+    "The line (from 0) of `record` where a quoted field opens and never closes, as `csv` reads it; `None` if every quote closes."
+    state, opened, line, i = "start", None, 0, 0
+    while i < len(record):
+        c = record[i]
+        if state == "quoted":
+            if c == '"' and record[i + 1:i + 2] == '"': i += 1      # `""` inside quotes is one literal quote
+            elif c == '"': state = "field"                         # closed; anything up to the delimiter joins the field
+        elif c == '"' and state == "start": state, opened = "quoted", line
+        elif c in (delimiter, "\n"): state = "start"
+        elif c != "\r": state = "field"                             # a quote inside an unquoted field is an ordinary character
+        line += c == "\n" or (c == "\r" and record[i + 1:i + 2] != "\n")       # line breaks as `csv` counts them
+        i += 1
+    return opened if state == "quoted" else None
+
+def _csv_records(path, text: str, delimiter: str):
+    "The header of a CSV/TSV, and `(where, record, why)` for each row after it, `where` being the line the row starts on."
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(iter(lines), delimiter=delimiter)
+    def read(start: int):
+        try: fields = next(reader)
+        except csv.Error as e: raise ClipcapError(f"{path}: line {start}: {e}") from None
+        if reader.line_num == len(lines):                          # the last row: an open quote runs to the end of the file
+            opened = _unclosed_quote("".join(lines[start - 1:]), delimiter)
+            if opened is not None:
+                raise ClipcapError(f"{path}: line {start + opened}: a quoted field starts here and is never closed "
+                                   f"(no closing '\"' up to the end of the file, line {len(lines)})")
+        return fields
+    header = [h.strip().lower() for h in read(1)] if lines else []
+    def rows():
+        while reader.line_num < len(lines):
+            start = reader.line_num + 1
+            fields = read(start)
+            if not any(f.strip() for f in fields): continue
+            if len(fields) != len(header): yield (f"line {start}", None, f"expected {len(header)} fields, found {len(fields)}")
+            else: yield (f"line {start}", dict(zip(header, fields)), "")
+    return header, rows()
+
+def _json_records(path, text: str):
+    "`(where, record, why)` for each object of a JSON list (`entry i`) or a JSONL file (`line n`)."
+    if Path(path).suffix.lower() == ".json":
+        for i, r in enumerate(_read_json(path)): yield (f"entry {i}", r if isinstance(r, dict) else None, "not a JSON object")
+        return
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip(): continue
+        try: r = json.loads(line)
+        except json.JSONDecodeError as e: yield (f"line {lineno}", None, f"not valid JSON ({e.msg})"); continue
+        yield (f"line {lineno}", r if isinstance(r, dict) else None, "not a JSON object")
+
+def _records(path, text: str):
+    "The header (a list for CSV/TSV, `None` for JSON/JSONL) and `(where, record or None, why)` for each row of a pairs file."
+    suffix = Path(path).suffix.lower()
+    if suffix in (".jsonl", ".ndjson") or (suffix == ".json" and text.lstrip().startswith("[")): return None, _json_records(path, text)
+    return _csv_records(path, text, "\t" if suffix == ".tsv" else ",")
+
+# %% ../nbs/02_data.ipynb #3c953ae0
 IMAGE_COLUMNS = ("image", "image_name", "file_name", "filename", "image_path", "path", "file")
 CAPTION_COLUMNS = ("caption", "comment", "text", "sentence", "raw")
 
-def _records(path, text: str):
-    "`(where, record)` pairs from CSV/TSV (dicts by header) or JSONL/JSON (objects); problems as `(where, None, why)`."
-    suffix = Path(path).suffix.lower()
-    if suffix in (".jsonl", ".ndjson") or (suffix == ".json" and text.lstrip().startswith("[")):
-        if suffix == ".json":
-            items = _read_json(path)
-            for i, r in enumerate(items): yield (f"entry {i}", r if isinstance(r, dict) else None, "not a JSON object")
-            return
-        for lineno, line in enumerate(text.split("\n"), start=1):
-            if not line.strip(): continue
-            try: r = json.loads(line)
-            except json.JSONDecodeError as e: yield (f"line {lineno}", None, f"not valid JSON ({e.msg})"); continue
-            yield (f"line {lineno}", r if isinstance(r, dict) else None, "not a JSON object")
-        return
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ",")
-    try:
-        header = [h.strip().lower() for h in next(reader, [])]
-        for fields in reader:
-            where = f"line {reader.line_num}"
-            if not any(f.strip() for f in fields): continue
-            if len(fields) != len(header): yield (where, None, f"expected {len(header)} fields, found {len(fields)}")
-            else: yield (where, dict(zip(header, fields)), "")
-    except csv.Error as e: raise ClipcapError(f"{path}: line {reader.line_num}: {e}") from None
+def _columns(path, where: str, names) -> tuple:
+    "Which of the column `names` hold the image, the caption and the split; a one-line error at `where` if one is missing."
+    names = [str(n).strip().lower() for n in names]
+    image = next((c for c in IMAGE_COLUMNS if c in names), None)
+    caption = next((c for c in CAPTION_COLUMNS if c in names), None)
+    if image is None or caption is None:
+        missing = " and ".join(n for n, c in (("image", image), ("caption", caption)) if c is None)
+        raise ClipcapError(f"{path}: {where}: missing the {missing} column{'s' * (' and ' in missing)} "
+                           f"(have: {', '.join(names) or 'none'})")
+    return image, caption, "split" if "split" in names else None
 
 def read_pairs(path, errors: str = "raise") -> pd.DataFrame:
     "A CSV/TSV (with a header) or JSONL of `(image, caption)` pairs, optionally with a `split` column."
-    text, rows, problems, columns = _read_text(path), [], [], None
-    for where, r, why in _records(path, text):
+    text, rows, problems = _read_text(path), [], []
+    if not text.strip(): raise ClipcapError(f"{path} holds no captions")
+    header, records = _records(path, text)
+    columns = None if header is None else _columns(path, "line 1", header)   # a CSV's columns are named on its first line
+    for where, r, why in records:
         if r is None: problems.append((where, why)); continue
-        r, where_n = {str(k).strip().lower(): v for k, v in r.items()}, int(where.split()[-1])
-        if columns is None:
-            image = next((c for c in IMAGE_COLUMNS if c in r), None)
-            caption = next((c for c in CAPTION_COLUMNS if c in r), None)
-            if image is None or caption is None:
-                missing = " and ".join(n for n, c in (("image", image), ("caption", caption)) if c is None)
-                raise ClipcapError(f"{path}: {where}: missing the {missing} column (have: {', '.join(r) or 'none'})")
-            columns = (image, caption, "split" if "split" in r else None)
+        r = {str(k).strip().lower(): v for k, v in r.items()}
+        if columns is None: columns = _columns(path, where, r)             # JSON: the first object's keys
         im, cap = (str(r.get(c) or "").strip() for c in columns[:2])
         split = str(r.get(columns[2]) or "").strip().lower() if columns[2] else None
         if not im: problems.append((where, f"empty {columns[0]}"))
         elif not cap: problems.append((where, f"empty {columns[1]}"))
         elif split is not None and split not in KARPATHY_SPLITS: problems.append((where, f"split {split!r} is not one of {', '.join(KARPATHY_SPLITS)}"))
-        else: rows.append((where_n, im, cap) + ((KARPATHY_SPLITS[split],) if split is not None else ()))
+        else: rows.append((int(where.split()[-1]), im, cap) + ((KARPATHY_SPLITS[split],) if split is not None else ()))
     if columns is None: raise ClipcapError(f"{path} holds no captions")
     return _report(path, problems, errors, rows, ["image", "caption"] + (["split"] if columns[2] else []),
                    where="entry {}" if Path(path).suffix.lower() == ".json" else "line {}")
