@@ -235,6 +235,7 @@ def _caption_text(text: str) -> str:
     text = "".join(ch for ch in str(text) if ch.isspace() or unicodedata.category(ch) != "Cc")
     return " ".join(text.split()) or "…"
 
+# %% ../nbs/06_video.ipynb #3441d5f0
 def timestamp(seconds: float, sep: str = ",") -> str:
     "`HH:MM:SS,mmm` (SRT and the seed's JSON); `sep='.'` gives WebVTT's `HH:MM:SS.mmm`."
     ms = max(0, round(seconds * 1000))
@@ -371,7 +372,7 @@ def write_json(cues, path, lang: str = "en") -> Path:
     "Write the cues to `path` as JSON, atomically."
     return write_text_atomic(path, json_text(cues, lang))
 
-# %% ../nbs/06_video.ipynb #345d9080
+# %% ../nbs/06_video.ipynb #90f2d91d
 SUFFIX = "_caption"   # <stem>_caption.srt, as the seed named its outputs
 
 def output_paths(video, out_dir=None) -> dict[str, Path]:
@@ -381,6 +382,7 @@ def output_paths(video, out_dir=None) -> dict[str, Path]:
     return dict(srt=folder/f"{stem}{SUFFIX}.srt", vtt=folder/f"{stem}{SUFFIX}.vtt", json=folder/f"{stem}{SUFFIX}.json",
                 frames=folder/f"{stem}_captioning_frames")
 
+# %% ../nbs/06_video.ipynb #ebe26e61
 def write_subtitles(cues: list[Cue], video, out_dir=None, lang: str = "en") -> dict[str, Path]:
     "Write `<stem>_caption.srt`, `.vtt` and `.json` for `video` (beside it, or into `out_dir`): all three or none."
     paths = output_paths(video, out_dir)
@@ -509,6 +511,13 @@ class VideoCaptionDemo:
     def _typed(self, change):
         if self.path.value.strip() and self.upload.value: self.upload.value = ()
 
+def _attach(cls, **methods):
+    "Attach `methods` to `cls` under the given names, and name the functions after them (`VideoCaptionDemo.run`)."
+    for name, f in methods.items():
+        for g in (f, getattr(f, "__wrapped__", None)):                 # and the function inside a decorator's wrapper
+            if g is not None: g.__name__, g.__qualname__ = name, f"{cls.__name__}.{name}"
+        setattr(cls, name, f)
+
 # %% ../nbs/06_video.ipynb #64fa3118
 @contextlib.contextmanager
 def _video_file(self: VideoCaptionDemo) -> Iterator[tuple[Path, str]]:
@@ -553,7 +562,7 @@ def _links(stem: str, cues: list[Cue], lang: str = "en") -> str:
              f'target="_blank">{ext.upper()}</a>' for ext, mime, text in files]
     return "Download: " + " · ".join(links)
 
-VideoCaptionDemo.video_file, VideoCaptionDemo.sampling, VideoCaptionDemo._card = _video_file, _sampling, _card
+_attach(VideoCaptionDemo, video_file=_video_file, sampling=_sampling, _card=_card)
 
 # %% ../nbs/06_video.ipynb #b435cf36
 def _run(self: VideoCaptionDemo):
@@ -611,4 +620,4 @@ def _wait(self: VideoCaptionDemo, timeout: float | None = None):
     if self._thread is not None: self._thread.join(timeout)
     return self
 
-VideoCaptionDemo.run, VideoCaptionDemo._guarded, VideoCaptionDemo._start, VideoCaptionDemo.wait = _run, _guarded, _start, _wait
+_attach(VideoCaptionDemo, run=_run, _guarded=_guarded, _start=_start, wait=_wait)
