@@ -139,6 +139,7 @@ class ImageEncoder(nn.Module):
         return self.processor(images=images, return_tensors="pt")["pixel_values"]
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        "Embeddings `(B, D)` of pixels `(B, 3, H, W)`."
         pooled = self.model(pixel_values=pixel_values).pooler_output  # (B, hidden_size)
         return pooled if self.embedding == "pooled" else self.projection(pooled)  # (B, D)
 
@@ -157,9 +158,11 @@ class Mapping(nn.Module):
 
     @classmethod
     def from_config(cls, config: Config, in_dim: int, n_embd: int):
+        "Built from `config`'s mapping fields, for image embeddings of width `in_dim` and a GPT-2 of width `n_embd`."
         return cls(in_dim, n_embd, config.ep_len, config.num_layers, config.n_heads, config.forward_expansion, config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, D)
+        "The prefix `(B, K, n_embd)` for image embeddings `x` `(B, D)`."
         x = self.transformer_encoder(x[:, None, :])[:, 0]  # (B, D): each image attends only to itself
         return self.mapper(x).view(len(x), self.ep_len, self.n_embd)  # (B, K, n_embd)
 
@@ -173,9 +176,12 @@ class MLPMapping(nn.Module):
         self.model = nn.Sequential(nn.Linear(in_dim, hidden), nn.Tanh(), nn.Linear(hidden, n_embd * ep_len))
 
     @classmethod
-    def from_config(cls, config: Config, in_dim: int, n_embd: int): return cls(in_dim, n_embd, config.ep_len)
+    def from_config(cls, config: Config, in_dim: int, n_embd: int):
+        "Built from `config` (only `ep_len` matters), for image embeddings of width `in_dim` and GPT-2 width `n_embd`."
+        return cls(in_dim, n_embd, config.ep_len)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, D)
+        "The prefix `(B, K, n_embd)` for image embeddings `x` `(B, D)`."
         return self.model(x).view(len(x), self.ep_len, self.n_embd)  # (B, K, n_embd)
 
 # %% ../nbs/01_model.ipynb #f2abf0cf
@@ -226,7 +232,9 @@ class Net(nn.Module):
         self.eval()
 
     @property
-    def device(self) -> torch.device: return self.mapping.mapper.weight.device if hasattr(self.mapping, "mapper") else next(self.mapping.parameters()).device
+    def device(self) -> torch.device:
+        "The device of the mapping's weights, where the net moves its inputs."
+        return self.mapping.mapper.weight.device if hasattr(self.mapping, "mapper") else next(self.mapping.parameters()).device
 
 # %% ../nbs/01_model.ipynb #00367cfd
 def _set_trainable(self: Net, trainable: str):
@@ -352,6 +360,7 @@ class FastVision:
 
     @classmethod
     def supports(cls, vision) -> bool:
+        "Whether CLIP's vision transformer `vision` can run here: an activation it knows, no attention dropout to apply."
         c = vision.config
         return c.hidden_act in cls.activations and (not vision.training or c.attention_dropout == 0)
 
@@ -402,6 +411,7 @@ class FastGPT2:
 
     @classmethod
     def supports(cls, gpt) -> bool:
+        "Whether `gpt` can run here: a `GPT2LMHeadModel` in eval mode, without cross-attention, with an activation it knows."
         c = gpt.config
         return (type(gpt).__name__ == "GPT2LMHeadModel" and c.activation_function in cls.activations
                 and not c.add_cross_attention and not gpt.training)
@@ -425,7 +435,9 @@ class FastGPT2:
                          dtype=self.dtype, device=device)
         return dict(kv=kv, pos=0)
 
-    def embed(self, tokens: torch.Tensor) -> torch.Tensor: return self.wte[tokens].to(self.dtype)  # (B,) -> (B, n_embd)
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        "Token embeddings `(B, n_embd)` of `tokens` `(B,)`, in the dtype it computes in."
+        return self.wte[tokens].to(self.dtype)  # (B,) -> (B, n_embd)
 
     def __call__(self, x: torch.Tensor, cache: dict) -> torch.Tensor:
         "Feed the next rows `x` `(B, T, n_embd)`; the logits after the last one, `(B, vocab)`, in float32."
@@ -524,6 +536,7 @@ class Decoding:
     def generate(self, net: Net, embeds: torch.Tensor, max_len: int, min_len: int = 0, num_beams: int = 1,
                  do_sample: bool = False, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                  seed: int | None = None) -> list[list[int]]:
+        "Token ids for image `embeds` `(B, D)`, one list per image, without the end token."
         gpt, eos = net.text_decoder.model, net.text_decoder.eos
         prefix = net.prefix(embeds).to(gpt.dtype)                      # (B, K, n_embd)
         sampling = dict(do_sample=do_sample, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
