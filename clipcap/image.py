@@ -11,7 +11,7 @@ from typing import Iterator
 import numpy as np, torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .config import ClipcapError, load_config, write_bytes_atomic
+from .config import ClipcapError, load_config, write_bytes_atomic, _add_methods
 from .model import Net
 from .data import ImageError, load_image, _name
 from .checkpoints import load_net
@@ -95,7 +95,7 @@ def _save_pretrained(self: Captioner, path) -> Path:
     try: return self.net.save_pretrained(path)
     finally: self.net.image_encoder.to(self.dtype); self.net.text_decoder.to(self.dtype)
 
-Captioner.save_pretrained = _save_pretrained
+_add_methods(Captioner, save_pretrained=_save_pretrained)
 
 # %% ../nbs/05_image.ipynb #3f8418ff
 def _fit_for_clip(image: Image.Image, max_aspect: int = 8) -> Image.Image:
@@ -135,7 +135,7 @@ def _caption_files(self: Captioner, sources, batch_size: int = 32, progress: boo
             bar.update(len(chunk))
     finally: bar.close()
 
-Captioner._check_decoding, Captioner.caption_files = _check_decoding, _caption_files
+_add_methods(Captioner, _check_decoding=_check_decoding, caption_files=_caption_files)
 
 # %% ../nbs/05_image.ipynb #337d7d8d
 def _caption(self: Captioner, images, batch_size: int = 32, progress: bool = False, **decoding):
@@ -148,7 +148,7 @@ def _caption(self: Captioner, images, batch_size: int = 32, progress: bool = Fal
         captions.append(result)
     return captions[0] if single else captions
 
-Captioner.caption = _caption
+_add_methods(Captioner, caption=_caption)
 
 # %% ../nbs/05_image.ipynb #d7b1d3ae
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
@@ -303,7 +303,7 @@ def _sources(self: ImageCaptionDemo) -> list:
         files.append(buf)
     return files + (expand_images(self.path.value.strip()) if self.path.value.strip() else [])
 
-ImageCaptionDemo.decoding, ImageCaptionDemo.sources = _decoding, _sources
+_add_methods(ImageCaptionDemo, decoding=_decoding, sources=_sources)
 
 # %% ../nbs/05_image.ipynb #aad3660d
 def _card(self: ImageCaptionDemo, name: str, result, image):
@@ -364,5 +364,4 @@ def _wait(self: ImageCaptionDemo, timeout: float | None = None):
     if t is not None: t.join(timeout)
     return self
 
-ImageCaptionDemo._card, ImageCaptionDemo.run, ImageCaptionDemo._guarded = _card, _run, _guarded
-ImageCaptionDemo._start, ImageCaptionDemo.wait = _start, _wait
+_add_methods(ImageCaptionDemo, _card=_card, run=_run, _guarded=_guarded, _start=_start, wait=_wait)
