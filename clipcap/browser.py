@@ -8,7 +8,7 @@ import json, os, re, secrets, shutil, signal, socket, subprocess, sys, tempfile,
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import ClipcapError
+from .config import ClipcapError, _add_methods
 
 # %% auto #0
 __all__ = ['LAB_SETTINGS', 'CHROMIUM_ARGS', 'DEMO_SETUP', 'DEMO_CAPTIONER', 'free_port', 'lab_env', 'JupyterLab', 'chromium_path',
@@ -89,7 +89,7 @@ def _start(self: JupyterLab) -> JupyterLab:
             raise ClipcapError(f"JupyterLab {why}; the end of its log:\n{tail}")
         time.sleep(0.2)
 
-JupyterLab.start = _start
+_add_methods(JupyterLab, start=_start)
 
 # %% ../nbs/10_browser.ipynb #44ae7fcd
 def _leftovers(folder) -> list[int]:
@@ -120,7 +120,7 @@ def _stop(self: JupyterLab):
         self.proc = None
         shutil.rmtree(self.folder, ignore_errors=True)
 
-JupyterLab.stop = _stop
+_add_methods(JupyterLab, stop=_stop)
 
 # %% ../nbs/10_browser.ipynb #268f3d7c
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -64,7 +64,9 @@ def _add_methods(cls, **methods):
     "Attach `methods` to `cls` under the given names, and name the functions after them (`Config.to_json`)."
     for name, m in methods.items():
         f = m.__func__ if isinstance(m, (classmethod, staticmethod)) else m
-        f.__name__, f.__qualname__ = name, f"{cls.__name__}.{name}"
+        while f is not None:                                   # through decorators' wrappers too
+            f.__name__, f.__qualname__ = name, f"{cls.__name__}.{name}"
+            f = getattr(f, "__wrapped__", None)
         setattr(cls, name, m)
 
 # %% ../nbs/00_config.ipynb #8dd34b73

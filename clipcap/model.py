@@ -12,7 +12,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from .config import Config, ConfigS, ClipcapError, ConfigError, write_text_atomic
+from .config import Config, ConfigS, ClipcapError, ConfigError, write_text_atomic, _add_methods
 
 # %% auto #0
 __all__ = ['TINY_CAPTIONS', 'mappings', 'decodings', 'WEIGHTS_NAME', 'CONFIG_NAME', 'quiet_transformers', 'train_tokenizer',
@@ -252,7 +252,7 @@ def _trainable_names(self: Net) -> list[str]:
     "Names of the parameters that training updates."
     return [n for n, p in self.named_parameters() if p.requires_grad]
 
-Net.set_trainable, Net.trainable_names = _set_trainable, _trainable_names
+_add_methods(Net, set_trainable=_set_trainable, trainable_names=_trainable_names)
 
 # %% ../nbs/01_model.ipynb #ae24abba
 @torch.no_grad()
@@ -265,7 +265,7 @@ def _prefix(self: Net, embeds: torch.Tensor) -> torch.Tensor:
     "The mapping's prefix for image embeddings `(B, D)`: `(B, K, n_embd)`."
     return self.mapping(embeds.to(self.device))
 
-Net.encode_images, Net.prefix = _encode_images, _prefix
+_add_methods(Net, encode_images=_encode_images, prefix=_prefix)
 
 # %% ../nbs/01_model.ipynb #d593934a
 def _forward(self: Net, embeds: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -281,7 +281,7 @@ def _forward(self: Net, embeds: torch.Tensor, tokens: torch.Tensor, mask: torch.
     labels = tokens.masked_fill(mask == 0, -100)                        # padding is ignored
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1), ignore_index=-100)
 
-Net.forward = _forward
+_add_methods(Net, forward=_forward)
 
 # %% ../nbs/01_model.ipynb #eac983be
 @functools.cache
@@ -402,7 +402,7 @@ def _image_encoder_forward(self: ImageEncoder, pixel_values: torch.Tensor) -> to
     else: pooled = self.model(pixel_values=pixel_values).pooler_output  # (B, hidden_size)
     return pooled if self.embedding == "pooled" else self.projection(pooled)  # (B, D)
 
-ImageEncoder.forward = _image_encoder_forward
+_add_methods(ImageEncoder, forward=_image_encoder_forward)
 
 # %% ../nbs/01_model.ipynb #b1f651a0
 class FastGPT2:
@@ -570,7 +570,7 @@ def _caption(self: Net, images: Sequence[Image.Image], **decoding) -> list[str]:
     decoder = _registered(decodings, self.config.decoding, "decoding")
     return [decoder.text(self, t) for t in ids]
 
-Net.generate, Net.caption = _generate, _caption
+_add_methods(Net, generate=_generate, caption=_caption)
 
 # %% ../nbs/01_model.ipynb #b9b78a0c
 WEIGHTS_NAME, CONFIG_NAME = "model.safetensors", "config.json"
@@ -594,7 +594,7 @@ def _save_pretrained(self: Net, path) -> Path:
     self.config.to_json(path/CONFIG_NAME)
     return path
 
-Net._stored_state, Net.save_pretrained = _stored_state, _save_pretrained
+_add_methods(Net, _stored_state=_stored_state, save_pretrained=_save_pretrained)
 
 # %% ../nbs/01_model.ipynb #d770e0e3
 @classmethod
@@ -614,4 +614,4 @@ def _net_from_pretrained(cls, path, **overrides) -> Net:
                            f"missing {sorted(expected - set(state))[:3]}, unexpected {sorted(unexpected)[:3]}")
     return net.eval()
 
-Net.from_pretrained = _net_from_pretrained
+_add_methods(Net, from_pretrained=_net_from_pretrained)
