@@ -129,6 +129,7 @@ class ClipCapAttention(nn.Module):
         self.project = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, N, dim)
+        "Self-attention over the rows of `x` `(B, N, dim)`: every row attends to every row (no mask)."
         B, N, dim = x.shape
         q = self.to_queries(x).view(B, N, self.n_heads, -1).transpose(1, 2)                            # (B, h, N, d)
         k, v = self.to_keys_values(x).view(B, N, 2, self.n_heads, -1).permute(2, 0, 3, 1, 4)           # 2 × (B, h, N, d)
@@ -143,6 +144,7 @@ class ClipCapLayer(nn.Module):
         self.mlp = nn.ModuleDict(dict(fc1=nn.Linear(dim, dim * mlp_ratio), fc2=nn.Linear(dim * mlp_ratio, dim)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, N, dim)
+        "`x` `(B, N, dim)` plus attention over its normalised rows, then plus the ReLU MLP of the normalised sum."
         x = x + self.attn(self.norm1(x))
         return x + self.mlp.fc2(torch.relu(self.mlp.fc1(self.norm2(x))))
 
@@ -159,9 +161,11 @@ class ClipCapTransformerMapping(nn.Module):
 
     @classmethod
     def from_config(cls, config: Config, in_dim: int, n_embd: int):
+        "The mapping `config` describes (`forward_expansion` is the MLP ratio), from `in_dim` features to GPT-2's width `n_embd`."
         return cls(in_dim, n_embd, config.ep_len, config.num_layers, config.n_heads, config.forward_expansion)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, in_dim)
+        "The prefix `(B, ep_len, n_embd)` for image embeddings `x` `(B, in_dim)`."
         x = x / x.norm(2, -1, keepdim=True)                                         # ClipCap trained on normalised features
         x = self.linear(x).view(len(x), self.clip_length, self.n_embd)              # (B, clip_length, n_embd)
         x = torch.cat([x, self.prefix_const.expand(len(x), -1, -1)], dim=1)         # (B, clip_length + K, n_embd)
@@ -272,14 +276,16 @@ class Feed:
     "GPT-2 over a batch of prefixes `(B, K, n_embd)`, fed one token per sequence at a time with a KV cache of `length` rows."
     def __init__(self, gpt, prefix: torch.Tensor, length: int):
         self.gpt, self.prefix, self.length, self.fast = gpt, prefix, length, _fast_gpt2(gpt)
-        self.cache = self.new_cache(len(prefix))
+        self.cache = self._new_cache(len(prefix))
 
-    def new_cache(self, batch: int):
+    def _new_cache(self, batch: int):
         if self.fast: return self.fast.cache(batch, self.length, self.prefix.device)
         from transformers import DynamicCache
         return DynamicCache()
 
-    def seen(self) -> int: return self.cache["pos"] if self.fast else self.cache.get_seq_length()
+    def seen(self) -> int:
+        "How many rows the cache holds (the same for every sequence)."
+        return self.cache["pos"] if self.fast else self.cache.get_seq_length()
 
     def logits(self, x: torch.Tensor, cache=None) -> torch.Tensor:
         "Next-token logits `(B, vocab)` after input rows `x` `(B, T, n_embd)`, appended to `cache` (if none, a throwaway one)."
@@ -287,7 +293,9 @@ class Feed:
         out = self.gpt.transformer(None, cache, inputs_embeds=x, use_cache=cache is not None)
         return self.gpt.lm_head(out.last_hidden_state[:, -1]).float()
 
-    def start(self) -> torch.Tensor: return self.logits(self.prefix, self.cache)
+    def start(self) -> torch.Tensor:
+        "Feed the prefix; the logits after it, `(B, vocab)`."
+        return self.logits(self.prefix, self.cache)
 
     def step(self, tokens: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
         "Feed `tokens` `(N,)`, one per sequence, after reordering the sequences by `rows` `(N,)`; the next logits `(N, vocab)`."
@@ -303,24 +311,26 @@ class Feed:
 class SeedFeed(Feed):
     "The seed's inputs: positions added in place to the prefix at the first step, and to every row at every step."
     def start(self) -> torch.Tensor:
+        "The logits after the seed's first input: the prefix plus its positions, run without a cache."
         wpe = self.gpt.transformer.wpe(torch.arange(self.prefix.shape[1], device=self.prefix.device))  # (P, n_embd)
         self.prefix = self.prefix + wpe            # step 1: the seed's `emb += pos_emb` on the prefix itself
         logits = self.logits(self.prefix)          # no cache: these rows are never seen again
         self.prefix = self.prefix + wpe            # every later step adds the positions to the prefix rows again
         return logits
 
-    def token_rows(self, tokens: torch.Tensor, position: int) -> torch.Tensor:
+    def _token_rows(self, tokens: torch.Tensor, position: int) -> torch.Tensor:
         "Embeddings of `tokens` at `position`, with the seed's position embedding added: `(N, 1, n_embd)`."
         return self.gpt.transformer.wte(tokens)[:, None] + self.gpt.transformer.wpe.weight[position]
 
     def step(self, tokens: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        "Feed `tokens` `(N,)` as the seed did, after reordering by `rows`; the first call also (re)feeds the prefix."
         seen = self.seen()
         if seen == 0:                              # step 2: the prefix (positions twice) and the first token, cached from now on
             prefix = self.prefix if rows is None else self.prefix[rows]
-            self.cache = self.new_cache(len(prefix))
-            return self.logits(torch.cat([prefix, self.token_rows(tokens, prefix.shape[1])], dim=1), self.cache)
+            self.cache = self._new_cache(len(prefix))
+            return self.logits(torch.cat([prefix, self._token_rows(tokens, prefix.shape[1])], dim=1), self.cache)
         if rows is not None: self.reorder(rows)
-        return self.logits(self.token_rows(tokens, seen), self.cache)
+        return self.logits(self._token_rows(tokens, seen), self.cache)
 
 # %% ../nbs/01a_checkpoints.ipynb #0952f2f3
 def sampler(do_sample: bool, temperature: float, top_k: int, top_p: float, seed: int | None, greedy):
@@ -393,6 +403,7 @@ class SeedDecoding(Decoding):
     def generate(self, net: Net, embeds: torch.Tensor, max_len: int, min_len: int = 0, num_beams: int = 1,
                  do_sample: bool = False, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                  seed: int | None = None) -> list[list[int]]:
+        "Token ids per image of `embeds` `(B, D)`, as the seed's loop made them, without its last token."
         gpt, tok = net.text_decoder.model, net.text_decoder.tokenizer
         mapped = net.prefix(embeds).to(gpt.dtype)                                  # (B, ep_len, n_embd)
         bos = gpt.transformer.wte(torch.full((len(mapped), 1), tok.bos_token_id, device=mapped.device))
@@ -404,6 +415,7 @@ class SeedDecoding(Decoding):
         return [row[:-1] for row in ids]                                           # the seed dropped the last token
 
     def text(self, net: Net, ids: list[int]) -> str:
+        "The seed's caption from token ids: decoded with the old cleanup, stripped, first letter upper-cased."
         text = _decoded(net, ids).strip()
         return text[:1].upper() + text[1:]
 
@@ -415,6 +427,7 @@ class ClipCapDecoding(Decoding):
     def generate(self, net: Net, embeds: torch.Tensor, max_len: int, min_len: int = 0, num_beams: int = 1,
                  do_sample: bool = False, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
                  seed: int | None = None) -> list[list[int]]:
+        "Token ids per image of `embeds` `(B, D)`, as ClipCap's `generate2` (or `generate_beam`) made them, `.` included."
         gpt = net.text_decoder.model
         stop = net.text_decoder.tokenizer.encode(".")[0]
         prefix = net.prefix(embeds).to(gpt.dtype)                                 # (B, K, n_embd)
@@ -423,7 +436,9 @@ class ClipCapDecoding(Decoding):
         greedy = lambda logits: (logits / temperature).argmax(-1)
         return greedy_decode(feed, stop, max_len, sampler(do_sample, temperature, top_k, top_p, seed, greedy), min_len)
 
-    def text(self, net: Net, ids: list[int]) -> str: return _decoded(net, ids)
+    def text(self, net: Net, ids: list[int]) -> str:
+        "ClipCap's caption from token ids: decoded with the old cleanup, nothing stripped."
+        return _decoded(net, ids)
 
 decodings["clipcap"] = ClipCapDecoding()
 
