@@ -16,10 +16,10 @@ from .config import Config, ClipcapError, load_config, write_text_atomic
 from .model import ImageEncoder
 
 # %% auto #0
-__all__ = ['KARPATHY_SPLITS', 'IMAGE_COLUMNS', 'CAPTION_COLUMNS', 'FORMATS', 'SPLITS', 'open_image', 'where_in_file',
-           'read_flickr_csv', 'read_coco_json', 'read_karpathy_json', 'read_pairs', 'detect_format', 'read_captions',
-           'split_images', 'assign_splits', 'to_rgb', 'image_from_array', 'ImageError', 'load_image', 'build_dataset',
-           'CaptionSplit', 'CaptionDataset', 'add_data_args', 'run_data']
+__all__ = ['KARPATHY_SPLITS', 'IMAGE_COLUMNS', 'CAPTION_COLUMNS', 'FORMATS', 'SPLITS', 'where_in_file', 'read_flickr_csv',
+           'read_coco_json', 'read_karpathy_json', 'read_pairs', 'detect_format', 'read_captions', 'split_images',
+           'assign_splits', 'to_rgb', 'image_from_array', 'ImageError', 'load_image', 'build_dataset', 'CaptionSplit',
+           'CaptionDataset', 'add_data_args', 'run_data']
 
 # %% ../nbs/02_data.ipynb #270ec401
 def _read_text(path) -> str:
@@ -365,7 +365,6 @@ def load_image(source, name: str | None = None) -> Image.Image:
             return _decode(source)
     except Exception as e: raise ImageError(name, _reason(e)) from None
 
-open_image = load_image
 
 # %% ../nbs/02_data.ipynb #a46a6a4c
 class _ImageFiles(torch.utils.data.Dataset):

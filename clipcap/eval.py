@@ -162,7 +162,7 @@ def caption_grid(items: list[dict], images_dir, path=None, columns: int = 4):
     "A matplotlib figure of images (`items[i]['image']` under `images_dir`) titled with their captions; PNG at `path`."
     import textwrap
     from matplotlib.figure import Figure
-    from clipcap.data import open_image
+    from clipcap.data import load_image
     rows = max(1, math.ceil(len(items) / columns))
     fig = Figure(figsize=(3.2 * columns, 3.9 * rows))
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
@@ -170,7 +170,7 @@ def caption_grid(items: list[dict], images_dir, path=None, columns: int = 4):
     for ax, item in zip(axes, items):
         ax.set_xticks([]); ax.set_yticks([])
         for spine in ax.spines.values(): spine.set_visible(False)
-        try: ax.imshow(open_image(Path(images_dir)/item["image"]))
+        try: ax.imshow(load_image(Path(images_dir)/item["image"]))
         except ClipcapError as e: ax.text(0.5, 0.5, textwrap.fill(str(e), 30), ha="center", va="center", fontsize=7)
         ax.set_title("\n".join(textwrap.wrap(_printable(item["caption"]), 32)), fontsize=9)
         if item.get("references"):
