@@ -52,6 +52,7 @@ class Tokens:
     def __len__(self): return len(self.split)
 
     def batch(self, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        "Embeddings `(B, D)`, tokens `(B, T)` and mask `(B, T)` of the captions `indices`, `T` their longest length."
         indices = np.sort(indices)                                         # memory-mapped rows are read in order
         embeds = torch.from_numpy(np.asarray(self.split.embeddings[self.split.image_index[indices]], dtype=np.float32))
         lengths = self.lengths[indices]
