@@ -443,14 +443,12 @@ class FastGPT2:
         "Feed the next rows `x` `(B, T, n_embd)`; the logits after the last one, `(B, vocab)`, in float32."
         (B, T, C), H, p = x.shape, self.n_head, cache["pos"]
         h = x.to(self.dtype) + self.wpe[p:p + T]                                            # (B, T, C)
-        hidden = torch.ones(T, p + T, dtype=torch.bool, device=x.device).triu(p + 1) if T > 1 else None  # the future
+        seen = torch.ones(T, p + T, dtype=torch.bool, device=x.device).tril(p) if T > 1 else None  # no row sees its future
         for i, (norm1, qkv, proj, norm2, fc, out) in enumerate(self.blocks):
             y = qkv(F.layer_norm(h, (C,), *norm1)).view(B, T, 3, H, C // H)
             kv = cache["kv"][i, :, :, :, :p + T]                                              # (2, B, H, p+T, C/H)
             kv[:, :, :, p:] = y[:, :, 1:].permute(2, 0, 3, 1, 4)                               # this step's keys, values
-            scores = y[:, :, 0].transpose(1, 2) @ kv[0].transpose(-1, -2)                      # (B, H, T, p+T)
-            if hidden is not None: scores = scores.masked_fill(hidden, -math.inf)
-            a = scores.softmax(-1, dtype=torch.float32).to(self.dtype) @ kv[1]                 # (B, H, T, C/H)
+            a = F.scaled_dot_product_attention(y[:, :, 0].transpose(1, 2), kv[0], kv[1], attn_mask=seen, scale=1.0)  # (B, H, T, C/H)
             h = proj(a.transpose(1, 2).reshape(B, T, C), add=h)                                 # h + attention
             h = out(fc(F.layer_norm(h, (C,), *norm2)), add=h)                                  # h + MLP
         cache["pos"] = p + T
