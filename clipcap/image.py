@@ -17,8 +17,8 @@ from .data import ImageError, load_image, _name
 from .checkpoints import load_net
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'DECODING_KEYS', 'pick_device', 'expand_images', 'Captioner', 'draw_caption', 'save_captioned',
-           'add_image_args', 'run_image', 'ImageCaptionDemo', 'ImageError', 'load_image']
+__all__ = ['IMAGE_SUFFIXES', 'DECODING_KEYS', 'pick_device', 'expand_images', 'default_dtype', 'Captioner', 'draw_caption',
+           'save_captioned', 'add_image_args', 'run_image', 'ImageCaptionDemo', 'ImageError', 'load_image']
 
 # %% ../nbs/05_image.ipynb #b3bbbd94
 def pick_device(device=None) -> torch.device:
@@ -63,11 +63,16 @@ def expand_images(sources) -> list:
 # %% ../nbs/05_image.ipynb #9d1087b5
 DECODING_KEYS = ("max_len", "min_len", "num_beams", "do_sample", "temperature", "top_k", "top_p", "seed")
 
+def default_dtype(device: torch.device, net: Net) -> torch.dtype:
+    "bfloat16 on a CUDA GPU that has it, for clipcap's own decoding; float32 otherwise (and for other projects' decodings)."
+    own = net.config.decoding == "default"                   # "seed", "clipcap": their captions were made in float32
+    return torch.bfloat16 if own and device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+
 class Captioner:
     "Caption images with a `Net`: any input kind, in batches, on the best device (`device` to choose)."
     def __init__(self, net: Net, device=None, dtype: torch.dtype | None = None):
         self.device = pick_device(device)
-        if dtype is None and self.device.type == "cuda" and torch.cuda.is_bf16_supported(): dtype = torch.bfloat16
+        if dtype is None: dtype = default_dtype(self.device, net)
         self.dtype = dtype or torch.float32
         self.net = net.to(self.device).eval()
         if self.dtype != torch.float32:                        # the mapping stays float32; its prefix is cast

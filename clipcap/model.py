@@ -336,8 +336,8 @@ def plain_inference():
     finally: _FAST["enabled"] = before
 
 def _inference_dtype(p: torch.Tensor) -> torch.dtype:
-    "What inference computes in: bfloat16 on CUDA, the weights' own dtype elsewhere."
-    return torch.bfloat16 if p.is_cuda and p.dtype == torch.float32 else p.dtype
+    "What inference computes in: the weights' own dtype (a caller that wants bfloat16 puts the model in it)."
+    return p.dtype
 
 def _fast(module: nn.Module, kind, *args):
     "`kind(module, dtype, *args)`, built once and rebuilt when any of `module`'s parameters change."
@@ -525,8 +525,7 @@ def beam_search(gpt, prefix: torch.Tensor, eos: int, max_len: int, min_len: int 
     gc = GenerationConfig(max_new_tokens=max_len, min_new_tokens=min_len, num_beams=num_beams, eos_token_id=eos,
                           pad_token_id=eos, bos_token_id=eos, length_penalty=length_penalty, early_stopping=True, **sampling)
     attention = torch.ones(prefix.shape[:2], dtype=torch.long, device=prefix.device)
-    with torch.autocast("cuda", torch.bfloat16, enabled=prefix.is_cuda and _FAST["enabled"]):  # bf16 on CUDA
-        return gpt.generate(inputs_embeds=prefix, attention_mask=attention, generation_config=gc)
+    return gpt.generate(inputs_embeds=prefix.to(gpt.dtype), attention_mask=attention, generation_config=gc)
 
 # %% ../nbs/01_model.ipynb #8054bb43
 class Decoding:
