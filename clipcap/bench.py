@@ -347,9 +347,9 @@ def run_bench(args) -> int:
     try:
         results = dict(clipcap_bench=1, when=time.strftime("%Y-%m-%dT%H:%M:%S%z"), load_before=_load())
         net, model = _net(args, folder)
-        net = net.to(args.device).eval()
-        dtype = torch.bfloat16 if torch.device(args.device).type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-        if dtype != torch.float32: net.image_encoder.to(dtype); net.text_decoder.to(dtype)   # as Captioner runs on a GPU
+        from clipcap.image import Captioner
+        captioner = Captioner(net, device=args.device)                    # on the device, in the precision captioning uses
+        net, dtype = captioner.net, captioner.dtype
         results |= dict(machine=_machine(args.device), settings=dict(model=model, batch=args.batch, tokens=args.tokens,
                         threads=args.threads, repeats=repeats, quick=quick, device=args.device, dtype=str(dtype).split(".")[-1]))
         _say(f"{args.threads} threads; measuring the matrix-multiply rate and memory bandwidth")

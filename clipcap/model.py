@@ -335,14 +335,10 @@ def plain_inference():
     try: yield
     finally: _FAST["enabled"] = before
 
-def _inference_dtype(p: torch.Tensor) -> torch.dtype:
-    "What inference computes in: the weights' own dtype (a caller that wants bfloat16 puts the model in it)."
-    return p.dtype
-
 def _fast(module: nn.Module, kind, *args):
     "`kind(module, dtype, *args)`, built once and rebuilt when any of `module`'s parameters change."
     params = list(module.parameters())
-    dtype = _inference_dtype(params[0])
+    dtype = params[0].dtype                                             # the weights' own: a caller wanting bfloat16 casts the model
     key = (kind, dtype, args, tuple((p.data_ptr(), p._version) for p in params))
     hit = _fast_cache.get(module)
     if hit is None or hit[0] != key:
