@@ -11,7 +11,7 @@ from statistics import median
 
 import torch
 
-from .config import ClipcapError, ConfigS, load_config, write_text_atomic
+from .config import ClipcapError, ConfigS, keep_freed_memory, load_config, write_text_atomic
 from .model import Net, demo_images, plain_inference, tiny_backbones, TINY_CAPTIONS
 
 # %% auto #0
@@ -343,6 +343,7 @@ def run_bench(args) -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available(): raise ClipcapError("--device cuda: no CUDA GPU is available")
     threads, started = torch.get_num_threads(), time.perf_counter()
     torch.set_num_threads(args.threads)
+    kept = keep_freed_memory()                                          # as every clipcap command runs
     folder = Path(tempfile.mkdtemp(prefix="clipcap_bench_"))
     try:
         results = dict(clipcap_bench=1, when=time.strftime("%Y-%m-%dT%H:%M:%S%z"), load_before=_load())
@@ -351,7 +352,8 @@ def run_bench(args) -> int:
         captioner = Captioner(net, device=args.device)                    # on the device, in the precision captioning uses
         net, dtype = captioner.net, captioner.dtype
         results |= dict(machine=_machine(args.device), settings=dict(model=model, batch=args.batch, tokens=args.tokens,
-                        threads=args.threads, repeats=repeats, quick=quick, device=args.device, dtype=str(dtype).split(".")[-1]))
+                        threads=args.threads, repeats=repeats, quick=quick, device=args.device, dtype=str(dtype).split(".")[-1],
+                        keeps_freed_memory=kept))
         _say(f"{args.threads} threads; measuring the matrix-multiply rate and memory bandwidth")
         probes = [measure_limits(quick, args.device)]
         captioning = bench_captioning(net, args.batch, args.tokens, repeats, 0 if "seed" in skip else seed_images,

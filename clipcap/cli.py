@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, importlib, os, sys, traceback
 
-from .config import ClipcapError
+from .config import ClipcapError, keep_freed_memory
 
 # %% auto #0
 __all__ = ['COMMANDS', 'main']
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         args = _parse(argv)
+        keep_freed_memory()                                            # a command is its own process: see clipcap.config
         return int(args.run(args) or 0)
     except SystemExit as e:                                            # argparse: --help, or a usage error
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)

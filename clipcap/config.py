@@ -4,13 +4,13 @@
 
 # %% ../nbs/00_config.ipynb #b615092a
 from __future__ import annotations
-import dataclasses, difflib, json, os, secrets, stat
+import ctypes, dataclasses, difflib, json, os, platform, secrets, stat
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['ClipcapError', 'ConfigError', 'Config', 'ConfigS', 'ConfigL', 'config_for_size', 'write_bytes_atomic',
-           'write_text_atomic', 'load_config']
+           'write_text_atomic', 'load_config', 'keep_freed_memory']
 
 # %% ../nbs/00_config.ipynb #76bd5151
 class ClipcapError(Exception):
@@ -202,3 +202,14 @@ def load_config(size: str | None = None, path=None, **overrides) -> Config:
         except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ConfigError(f"config file {path} is not valid JSON: {e}") from None
         if not isinstance(file_fields, dict): raise ConfigError(f"config file {path} must hold a JSON object")
     return config_for_size(size or file_fields.get("size")).update(**{**file_fields, **overrides})
+
+# %% ../nbs/00_config.ipynb #df1644bb
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3                           # mallopt's parameters, from glibc's <malloc.h>
+
+def keep_freed_memory(limit: int = 2 ** 30) -> bool:
+    "Have glibc's `malloc` keep freed blocks under `limit` bytes for reuse (process-wide); whether it could."
+    if not 0 < limit < 2 ** 31: raise ClipcapError(f"limit must be between 1 byte and 2 GiB, got {limit}")
+    if platform.libc_ver()[0] != "glibc": return False
+    try: mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError): return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, limit) and mallopt(_M_TRIM_THRESHOLD, limit))

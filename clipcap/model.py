@@ -377,17 +377,33 @@ class FastVision:
                                 a.scale, _ln(layer.layer_norm2, dtype),
                                 FrozenLinear(m.fc1.weight * s, m.fc1.bias * s, act, dtype),    # quick_gelu via swish
                                 FrozenLinear(m.fc2.weight / s, m.fc2.bias, dtype=dtype)))
+        a = vision.encoder.layers[-1].self_attn                                                # the last layer, split:
+        self.last_q = FrozenLinear(a.q_proj.weight, a.q_proj.bias, dtype=dtype)                # queries of the class token,
+        self.last_kv = FrozenLinear(torch.cat([a.k_proj.weight, a.v_proj.weight]),             # keys and values of every row
+                                    torch.cat([a.k_proj.bias, a.v_proj.bias]), dtype=dtype)
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
         x = F.conv2d(pixels.to(self.dtype), self.patch, stride=self.stride).flatten(2).transpose(1, 2)  # (B, N, C)
         (B, N, C), H = x.shape, self.n_head
         x = F.layer_norm(torch.cat([self.cls.expand(B, 1, C), x + self.pos], 1), (C,), *self.pre)     # (B, 1+N, C)
-        for norm1, qkv, proj, scale, norm2, fc1, fc2 in self.layers:
+        for norm1, qkv, proj, scale, norm2, fc1, fc2 in self.layers[:-1]:
             q, k, v = qkv(F.layer_norm(x, (C,), *norm1)).view(B, N + 1, 3, H, C // H).permute(2, 0, 3, 1, 4)  # (B, H, 1+N, C/H) each
             a = F.scaled_dot_product_attention(q, k, v, scale=scale)                             # (B, H, 1+N, C/H)
             x = proj(a.transpose(1, 2).reshape(B, N + 1, C), add=x)                              # x + attention
             x = fc2(fc1(F.layer_norm(x, (C,), *norm2)), add=x)                                   # x + MLP
-        return F.layer_norm(x[:, 0], (C,), *self.post).to(self.out_dtype)                        # (B, C)
+        norm1, _, proj, scale, norm2, fc1, fc2 = self.layers[-1]                                 # the class token alone:
+        h = F.layer_norm(x, (C,), *norm1)                                                        # (B, 1+N, C)
+        k, v = self.last_kv(h).view(B, N + 1, 2, H, C // H).permute(2, 0, 3, 1, 4)              # (B, H, 1+N, C/H) each
+        q = self.last_q(_padded(h[:, 0]))[:B].view(B, H, 1, C // H)                             # (B, H, 1, C/H)
+        w = ((q * k).sum(-1, keepdim=True) * scale).softmax(2)                                   # (B, H, 1+N, 1); sdpa's bits vary with B
+        a = (w * v).sum(2).view(B, C)                                                            # (B, C)
+        x = proj(_padded(a), add=_padded(x[:, 0]))                                               # (B', C): B' a multiple of 32
+        x = fc2(fc1(F.layer_norm(x, (C,), *norm2)), add=x)
+        return F.layer_norm(x[:B], (C,), *self.post).to(self.out_dtype)                          # (B, C)
+
+def _padded(rows: torch.Tensor, multiple: int = 32) -> torch.Tensor:
+    "`rows` `(B, C)` and zero rows after them, to a multiple of `multiple` rows: products on them take one kernel for any B."
+    return F.pad(rows, (0, 0, 0, -len(rows) % multiple))
 
 # %% ../nbs/01_model.ipynb #c731c6f1
 def _image_encoder_forward(self: ImageEncoder, pixel_values: torch.Tensor) -> torch.Tensor:
