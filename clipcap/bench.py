@@ -174,14 +174,14 @@ def against_limits(c: dict, limits: dict) -> dict:
     f |= dict(best_share_of_limit=f["best_images_per_s"] / limit, gflops=f["images_per_s"] * flops,
               share_of_mm_limit=f["images_per_s"] * flops / limits["matmul"]["mm"])
     b, tokens, l = c["weight_bytes"], c["tokens"], c["latency"]
-    bound = (b["mapping"] + tokens * b["step"]) / bandwidth             # reading the weights, nothing else
+    read = b["mapping"] + tokens * b["step"]                             # bytes of weights one caption reads
+    bound = read / bandwidth                                            # reading them, nothing else
     clip = max(c["flops_per_image"]["clip"] / gflops, b["clip"] / bandwidth)
     l |= dict(bound_ms_per_token=bound / tokens * 1e3, ratio_to_bound=l["decode_seconds"] / bound,
               best_ratio_to_bound=l["best_decode_seconds"] / bound, bound_seconds=clip + bound,
               ratio_to_bound_end_to_end=l["seconds"] / (clip + bound))
     if l.get("paired"):                                                # each run against the bandwidth read beside it
-        step = b["mapping"] + tokens * b["step"]
-        l["paired_ratio_to_bound"] = median(s / (step / (g * 1e9)) for s, g in l["paired"])
+        l["paired_ratio_to_bound"] = median(s / (read / (g * 1e9)) for s, g in l["paired"])
     return c
 
 # %% ../nbs/09_bench.ipynb #09b348df

@@ -365,7 +365,6 @@ def load_image(source, name: str | None = None) -> Image.Image:
             return _decode(source)
     except Exception as e: raise ImageError(name, _reason(e)) from None
 
-
 # %% ../nbs/02_data.ipynb #a46a6a4c
 class _ImageFiles(torch.utils.data.Dataset):
     "Images by name under a folder, preprocessed for CLIP: items are `(name, pixels or None, error or None)`."

@@ -101,8 +101,6 @@ def demo_config(backbones: dict, epochs: int, seed: int = 100) -> ConfigS:
                    epochs=epochs, batch_size_exp=4, lr=3e-3, k=0.1, dropout=0.0, train_size=0.75, val_size=0.1,
                    num_workers=0, seed=seed)
 
-
-
 # %% ../nbs/08_demo.ipynb #439303c8
 @contextlib.contextmanager
 def _one_thread():

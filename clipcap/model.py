@@ -368,33 +368,31 @@ class FastVision:
         self.cls, self.pos = e.class_embedding.detach().to(dtype) + pos[0], pos[1:]
         self.pre, self.post = _ln(vision.pre_layrnorm, dtype), _ln(vision.post_layernorm, dtype)
         s, act = (1.702 if c.hidden_act == "quick_gelu" else 1.0), self.activations[c.hidden_act]
-        self.layers = []
-        for layer in vision.encoder.layers:
-            a, m = layer.self_attn, layer.mlp
-            qkv = FrozenLinear(torch.cat([a.q_proj.weight, a.k_proj.weight, a.v_proj.weight]),
-                               torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]), dtype=dtype)
-            self.layers.append((_ln(layer.layer_norm1, dtype), qkv, FrozenLinear(a.out_proj.weight, a.out_proj.bias, dtype=dtype),
-                                a.scale, _ln(layer.layer_norm2, dtype),
-                                FrozenLinear(m.fc1.weight * s, m.fc1.bias * s, act, dtype),    # quick_gelu via swish
-                                FrozenLinear(m.fc2.weight / s, m.fc2.bias, dtype=dtype)))
-        a = vision.encoder.layers[-1].self_attn                                                # the last layer, split:
-        self.last_q = FrozenLinear(a.q_proj.weight, a.q_proj.bias, dtype=dtype)                # queries of the class token,
-        self.last_kv = FrozenLinear(torch.cat([a.k_proj.weight, a.v_proj.weight]),             # keys and values of every row
-                                    torch.cat([a.k_proj.bias, a.v_proj.bias]), dtype=dtype)
+        def layer(l, *projections):                                                            # norms, input projections, the rest
+            a, m = l.self_attn, l.mlp
+            return (_ln(l.layer_norm1, dtype), *projections, FrozenLinear(a.out_proj.weight, a.out_proj.bias, dtype=dtype),
+                    a.scale, _ln(l.layer_norm2, dtype),
+                    FrozenLinear(m.fc1.weight * s, m.fc1.bias * s, act, dtype),                    # quick_gelu via swish
+                    FrozenLinear(m.fc2.weight / s, m.fc2.bias, dtype=dtype))
+        joined = lambda *ps: FrozenLinear(torch.cat([p.weight for p in ps]), torch.cat([p.bias for p in ps]), dtype=dtype)
+        *rest, last = vision.encoder.layers
+        self.layers = [layer(l, joined(l.self_attn.q_proj, l.self_attn.k_proj, l.self_attn.v_proj)) for l in rest]
+        a = last.self_attn                                    # the last layer: the class token's queries, every row's keys and values
+        self.last = layer(last, joined(a.q_proj), joined(a.k_proj, a.v_proj))
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
         x = F.conv2d(pixels.to(self.dtype), self.patch, stride=self.stride).flatten(2).transpose(1, 2)  # (B, N, C)
         (B, N, C), H = x.shape, self.n_head
         x = F.layer_norm(torch.cat([self.cls.expand(B, 1, C), x + self.pos], 1), (C,), *self.pre)     # (B, 1+N, C)
-        for norm1, qkv, proj, scale, norm2, fc1, fc2 in self.layers[:-1]:
+        for norm1, qkv, proj, scale, norm2, fc1, fc2 in self.layers:
             q, k, v = qkv(F.layer_norm(x, (C,), *norm1)).view(B, N + 1, 3, H, C // H).permute(2, 0, 3, 1, 4)  # (B, H, 1+N, C/H) each
             a = F.scaled_dot_product_attention(q, k, v, scale=scale)                             # (B, H, 1+N, C/H)
             x = proj(a.transpose(1, 2).reshape(B, N + 1, C), add=x)                              # x + attention
             x = fc2(fc1(F.layer_norm(x, (C,), *norm2)), add=x)                                   # x + MLP
-        norm1, _, proj, scale, norm2, fc1, fc2 = self.layers[-1]                                 # the class token alone:
+        norm1, q_proj, kv_proj, proj, scale, norm2, fc1, fc2 = self.last                         # the class token alone:
         h = F.layer_norm(x, (C,), *norm1)                                                        # (B, 1+N, C)
-        k, v = self.last_kv(h).view(B, N + 1, 2, H, C // H).permute(2, 0, 3, 1, 4)              # (B, H, 1+N, C/H) each
-        q = self.last_q(_padded(h[:, 0]))[:B].view(B, H, 1, C // H)                             # (B, H, 1, C/H)
+        k, v = kv_proj(h).view(B, N + 1, 2, H, C // H).permute(2, 0, 3, 1, 4)                   # (B, H, 1+N, C/H) each
+        q = q_proj(_padded(h[:, 0]))[:B].view(B, H, 1, C // H)                                  # (B, H, 1, C/H)
         w = ((q * k).sum(-1, keepdim=True) * scale).softmax(2)                                   # (B, H, 1+N, 1); sdpa's bits vary with B
         a = (w * v).sum(2).view(B, C)                                                            # (B, C)
         x = proj(_padded(a), add=_padded(x[:, 0]))                                               # (B', C): B' a multiple of 32

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 import av
 from PIL import Image
 
-from .config import ClipcapError, write_text_atomic
+from .config import ClipcapError, write_text_atomic, _add_methods
 
 # %% auto #0
 __all__ = ['EPS', 'SCENE_THRESHOLD', 'MIN_SCENE_LEN', 'DEFAULT_EVERY', 'SUFFIX', 'VideoInfo', 'video_info', 'sample_frames',
@@ -511,13 +511,6 @@ class VideoCaptionDemo:
     def _typed(self, change):
         if self.path.value.strip() and self.upload.value: self.upload.value = ()
 
-def _attach(cls, **methods):
-    "Attach `methods` to `cls` under the given names, and name the functions after them (`VideoCaptionDemo.run`)."
-    for name, f in methods.items():
-        for g in (f, getattr(f, "__wrapped__", None)):                 # and the function inside a decorator's wrapper
-            if g is not None: g.__name__, g.__qualname__ = name, f"{cls.__name__}.{name}"
-        setattr(cls, name, f)
-
 # %% ../nbs/06_video.ipynb #64fa3118
 @contextlib.contextmanager
 def _video_file(self: VideoCaptionDemo) -> Iterator[tuple[Path, str]]:
@@ -562,7 +555,7 @@ def _links(stem: str, cues: list[Cue], lang: str = "en") -> str:
              f'target="_blank">{ext.upper()}</a>' for ext, mime, text in files]
     return "Download: " + " · ".join(links)
 
-_attach(VideoCaptionDemo, video_file=_video_file, sampling=_sampling, _card=_card)
+_add_methods(VideoCaptionDemo, video_file=_video_file, sampling=_sampling, _card=_card)
 
 # %% ../nbs/06_video.ipynb #b435cf36
 def _run(self: VideoCaptionDemo):
@@ -620,4 +613,4 @@ def _wait(self: VideoCaptionDemo, timeout: float | None = None):
     if self._thread is not None: self._thread.join(timeout)
     return self
 
-_attach(VideoCaptionDemo, run=_run, _guarded=_guarded, _start=_start, wait=_wait)
+_add_methods(VideoCaptionDemo, run=_run, _guarded=_guarded, _start=_start, wait=_wait)
