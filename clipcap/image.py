@@ -4,11 +4,12 @@
 
 # %% ../nbs/05_image.ipynb #e024a6b5
 from __future__ import annotations
-import argparse, glob, html, io, json, os, sys, threading
+import argparse, glob, html, io, itertools, json, math, os, sys, threading
+from collections import deque
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np, torch
+import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from .config import ClipcapError, load_config, write_bytes_atomic, _add_methods
@@ -17,8 +18,9 @@ from .data import ImageError, load_image, _name
 from .checkpoints import load_net
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'DECODING_KEYS', 'pick_device', 'expand_images', 'default_dtype', 'Captioner', 'draw_caption',
-           'save_captioned', 'add_image_args', 'run_image', 'ImageCaptionDemo', 'ImageError', 'load_image']
+__all__ = ['IMAGE_SUFFIXES', 'DECODING_KEYS', 'PREPROCESSING', 'pick_device', 'expand_images', 'TensorPreprocessor',
+           'default_dtype', 'default_preprocessing', 'Captioner', 'default_workers', 'ordered_map', 'draw_caption',
+           'save_captioned', 'Shard', 'add_image_args', 'run_image', 'ImageCaptionDemo', 'ImageError', 'load_image']
 
 # %% ../nbs/05_image.ipynb #b3bbbd94
 def pick_device(device=None) -> torch.device:
@@ -60,37 +62,126 @@ def expand_images(sources) -> list:
     "One input or a list of them as a flat list: folders become their image files, glob patterns their matches (sorted)."
     return [item for s in ([sources] if _is_single(sources) else sources) for item in _expand(s)]
 
+# %% ../nbs/05_image.ipynb #4a8efd6b
+def _field(d, key):
+    "`d[key]` of a processor's size dict (a `SizeDict` or a plain dict); None when absent."
+    return d.get(key) if isinstance(d, dict) else getattr(d, key, None)
+
+class TensorPreprocessor:
+    "CLIP's image processor as tensor operations on any device: resize (antialiased), centre crop, rescale, normalise."
+    modes = {2: "bilinear", 3: "bicubic"}                      # PIL's BILINEAR and BICUBIC resampling
+
+    @classmethod
+    def supports(cls, processor) -> bool:
+        "Whether `processor` does only what this class does: a resize by the shortest edge (or to a size), a centre crop, rescale, normalise."
+        p, size, crop = processor, getattr(processor, "size", None), getattr(processor, "crop_size", None)
+        return (getattr(p, "do_resize", False) and int(getattr(p, "resample", -1)) in cls.modes and size is not None
+                and (bool(_field(size, "shortest_edge")) != bool(_field(size, "height") and _field(size, "width")))
+                and not _field(size, "longest_edge") and not getattr(p, "do_pad", False)
+                and (not getattr(p, "do_center_crop", False) or bool(crop is not None and _field(crop, "height") and _field(crop, "width"))))
+
+    def __init__(self, processor, uint8_kernel: bool | None = None):
+        if not self.supports(processor): raise ClipcapError(f"{type(processor).__name__} does more than resize, crop and normalise: use the PIL path")
+        p = processor
+        self.mode, self.size = self.modes[int(p.resample)], p.size
+        self.crop = (_field(p.crop_size, "height"), _field(p.crop_size, "width")) if p.do_center_crop else None
+        self.scale = p.rescale_factor if p.do_rescale else 1.0
+        self.mean, self.std = (torch.tensor(p.image_mean), torch.tensor(p.image_std)) if p.do_normalize else (None, None)
+        self.uint8_kernel = uint8_kernel                     # None: on the CPU, whose uint8 kernel rounds as PIL does
+
+    def resized_size(self, h: int, w: int) -> tuple[int, int]:
+        "The `(height, width)` an `h × w` image is resized to (as transformers computes it)."
+        short = _field(self.size, "shortest_edge")
+        if not short: return _field(self.size, "height"), _field(self.size, "width")
+        long = int(short * max(h, w) / min(h, w))
+        return (long, short) if w <= h else (short, long)
+
+    def resize(self, x: torch.Tensor) -> torch.Tensor:
+        "Resize uint8 pixels `(N, 3, H, W)` as PIL does: width then height, each pass rounded to 0…255; float32 out."
+        (h, w), (H, W) = x.shape[-2:], self.resized_size(*x.shape[-2:])
+        uint8 = x.device.type == "cpu" if self.uint8_kernel is None else self.uint8_kernel
+        if uint8: return (F.interpolate(x, size=(H, W), mode=self.mode, antialias=True) if (H, W) != (h, w) else x).float()
+        x = x.float()
+        if W != w: x = F.interpolate(x, size=(h, W), mode=self.mode, antialias=True).round_().clamp_(0, 255)
+        if H != h: x = F.interpolate(x, size=(H, W), mode=self.mode, antialias=True).round_().clamp_(0, 255)
+        return x
+
+    def center_crop(self, x: torch.Tensor) -> torch.Tensor:
+        "The centre `crop` of `x` `(N, 3, H, W)`; zero-padded where the image is smaller (as transformers does)."
+        if self.crop is None: return x
+        (h, w), (ch, cw) = x.shape[-2:], self.crop
+        if h < ch or w < cw:
+            ph, pw = max(ch - h, 0), max(cw - w, 0)
+            x = F.pad(x, ((pw + 1) // 2, pw // 2, (ph + 1) // 2, ph // 2))
+            h, w = x.shape[-2:]
+        top, left = (h - ch) // 2, (w - cw) // 2
+        return x[..., top:top + ch, left:left + cw]
+
+    def __call__(self, images, device=None) -> torch.Tensor:
+        "Model input `(B, 3, H, W)` (float32, on `device`) from uint8 RGB images `(H, W, 3)`: arrays, tensors or PIL images."
+        device = torch.device(device or "cpu")
+        images = [_uint8_rgb(im) for im in images]
+        out = [None] * len(images)
+        groups = {}
+        for i, im in enumerate(images): groups.setdefault(tuple(im.shape), []).append(i)   # one resize per size
+        for idx in groups.values():
+            x = torch.stack([images[i].to(device, non_blocking=True) for i in idx]).permute(0, 3, 1, 2)  # (n, 3, H, W) uint8
+            x = self.center_crop(self.resize(x))
+            for j, i in enumerate(idx): out[i] = x[j]
+        x = torch.stack(out) / (1 / self.scale)              # (B, 3, H, W) float32; / 255 rounds as numpy's float64 product does
+        if self.mean is None: return x
+        return (x - self.mean.to(device)[:, None, None]) / self.std.to(device)[:, None, None]
+
+def _uint8_rgb(image) -> torch.Tensor:
+    "A uint8 `(H, W, 3)` tensor of an RGB image: a PIL image, or an array or tensor already in that form (no copy)."
+    if isinstance(image, Image.Image): image = np.array(image if image.mode == "RGB" else image.convert("RGB"))
+    if isinstance(image, np.ndarray): image = np.ascontiguousarray(image) if image.flags.writeable else image.copy()
+    x = torch.from_numpy(image) if isinstance(image, np.ndarray) else image
+    if not (torch.is_tensor(x) and x.dtype == torch.uint8 and x.ndim == 3 and x.shape[-1] == 3):
+        raise ClipcapError(f"expected a uint8 RGB image (H, W, 3), got {getattr(x, 'dtype', type(x).__name__)} {tuple(getattr(x, 'shape', ()))}")
+    return x
+
 # %% ../nbs/05_image.ipynb #9d1087b5
 DECODING_KEYS = ("max_len", "min_len", "num_beams", "do_sample", "temperature", "top_k", "top_p", "seed")
+PREPROCESSING = ("auto", "tensor", "pil")
 
 def default_dtype(device: torch.device, net: Net) -> torch.dtype:
     "bfloat16 on a CUDA GPU that has it, for clipcap's own decoding; float32 otherwise (and for other projects' decodings)."
     own = net.config.decoding == "default"                   # "seed", "clipcap": their captions were made in float32
     return torch.bfloat16 if own and device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
 
+def default_preprocessing(device: torch.device, net: Net) -> str:
+    "`'tensor'` for clipcap's own decoding on the CPU or CUDA (when CLIP's processor is one it reproduces); `'pil'` otherwise."
+    own = net.config.decoding == "default"                   # seed and ClipCap checkpoints keep the reference path's exact captions
+    return "tensor" if own and device.type in ("cpu", "cuda") and TensorPreprocessor.supports(net.image_encoder.processor) else "pil"
+
 class Captioner:
     "Caption images with a `Net`: any input kind, in batches, on the best device (`device` to choose)."
-    def __init__(self, net: Net, device=None, dtype: torch.dtype | None = None):
+    def __init__(self, net: Net, device=None, dtype: torch.dtype | None = None, preprocessing: str = "auto"):
+        if preprocessing not in PREPROCESSING: raise ClipcapError(f"preprocessing must be one of {', '.join(PREPROCESSING)}; got {preprocessing!r}")
         self.device = pick_device(device)
         if dtype is None: dtype = default_dtype(self.device, net)
         self.dtype = dtype or torch.float32
         self.net = net.to(self.device).eval()
         if self.dtype != torch.float32:                        # the mapping stays float32; its prefix is cast
             net.image_encoder.to(self.dtype); net.text_decoder.to(self.dtype)
+        self.preprocessing = default_preprocessing(self.device, net) if preprocessing == "auto" else preprocessing
+        self.pixels = TensorPreprocessor(net.image_encoder.processor) if self.preprocessing == "tensor" else None
 
     def __repr__(self):
         c = self.net.config
-        return f"Captioner({c.clip_model} → {c.mapping} mapping → {c.text_model}, {self.device}, {str(self.dtype).replace('torch.', '')})"
+        return (f"Captioner({c.clip_model} → {c.mapping} mapping → {c.text_model}, {self.device}, "
+                f"{str(self.dtype).replace('torch.', '')}, {self.preprocessing} preprocessing)")
 
     @classmethod
-    def from_pretrained(cls, source=None, size: str | None = None, device=None, **overrides) -> "Captioner":
+    def from_pretrained(cls, source=None, size: str | None = None, device=None, preprocessing: str = "auto", **overrides) -> "Captioner":
         "A Captioner for the checkpoint `source` (anything `-C` takes), or the released one of `size` when `source` is None."
         if source is None:
             try: from clipcap.checkpoints import released_checkpoint
             except ImportError: raise ClipcapError("no checkpoint given: pass one with -C (a checkpoint folder or .pt file)") from None
             source = released_checkpoint(size or "S")
         net = source if isinstance(source, Net) else load_net(source, size, **overrides)
-        return cls(net, device=device)
+        return cls(net, device=device, preprocessing=preprocessing)
 
 # %% ../nbs/05_image.ipynb #00f11f2b
 def _save_pretrained(self: Captioner, path) -> Path:
@@ -110,6 +201,66 @@ def _fit_for_clip(image: Image.Image, max_aspect: int = 8) -> Image.Image:
     if h > max_aspect * w: y = (h - max_aspect * w) // 2; return image.crop((0, y, w, y + max_aspect * w))
     return image
 
+# %% ../nbs/05_image.ipynb #dc8f84fb
+def _is_uint8_rgb(x) -> bool:
+    "Whether `x` is already what the tensor path eats: a uint8 `(H, W, 3)` array or tensor with no empty side."
+    return ((isinstance(x, np.ndarray) and x.dtype == np.uint8) or (torch.is_tensor(x) and x.dtype == torch.uint8)) \
+        and x.ndim == 3 and x.shape[-1] == 3 and min(x.shape[:2]) > 0
+
+def _fit_array(x, max_aspect: int = 8):
+    "`_fit_for_clip` for a `(H, W, 3)` array or tensor: a view of its central `max_aspect`:1 part."
+    h, w = x.shape[:2]
+    if w > max_aspect * h: left = (w - max_aspect * h) // 2; return x[:, left:left + max_aspect * h]
+    if h > max_aspect * w: top = (h - max_aspect * w) // 2; return x[top:top + max_aspect * w]
+    return x
+
+def _prepare(self: Captioner, source) -> tuple:
+    "`(picture, model input)` for one input: the RGB picture (None for a uint8 array) and what `_embed` takes; raises `ImageError`."
+    if self.preprocessing == "tensor" and _is_uint8_rgb(source): return None, _fit_array(source)  # decoded frames: no PIL
+    picture = load_image(source)
+    fitted = _fit_for_clip(picture)
+    if self.preprocessing == "tensor": return picture, np.array(fitted)                            # (H, W, 3) uint8
+    return picture, self.net.image_encoder.preprocess([fitted])[0]                                 # (3, H, W) float32
+
+@torch.inference_mode()
+def _embed(self: Captioner, inputs: list) -> torch.Tensor:
+    "CLIP embeddings `(B, D)`, float32, of model inputs made by `_prepare` (each image on its own: a batch changes nothing)."
+    encoder = self.net.image_encoder
+    pixels = self.pixels(inputs, self.device) if self.preprocessing == "tensor" else torch.stack(inputs)   # (B, 3, H, W)
+    return encoder(pixels.to(self.device, encoder.model.dtype)).float()
+
+def _encode(self: Captioner, images) -> torch.Tensor:
+    "CLIP embeddings `(B, D)`, float32, of a list of images (anything `load_image` reads) through this Captioner's preprocessing."
+    return self._embed([self._prepare(im)[1] for im in images])
+
+def _captions(self: Captioner, inputs: list, decoding: dict) -> list[str]:
+    "Captions of model inputs made by `_prepare`: one CLIP pass, one batched decode."
+    from clipcap.model import decodings, _registered
+    text = _registered(decodings, self.net.config.decoding, "decoding").text
+    return [text(self.net, ids) for ids in self.net.generate(self._embed(inputs), **decoding)]
+
+_add_methods(Captioner, _prepare=_prepare, _embed=_embed, encode=_encode, _captions=_captions)
+
+# %% ../nbs/05_image.ipynb #35a2431d
+def default_workers() -> int:
+    "Threads that load images by default: one per CPU core, at most 16."
+    return max(1, min(16, os.cpu_count() or 1))
+
+def ordered_map(fn, items, workers: int = 0, ahead: int = 1) -> Iterator:
+    "`fn(item)` for each of `items`, in order; with `workers` threads, up to `ahead` items are worked on before they are needed."
+    if workers < 1: yield from map(fn, items); return
+    from concurrent.futures import ThreadPoolExecutor
+    items, pending = iter(items), deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="clipcap-load") as pool:
+        try:
+            for item in itertools.islice(items, max(1, ahead)): pending.append(pool.submit(fn, item))
+            while pending:
+                result = pending.popleft().result()
+                for item in itertools.islice(items, 1): pending.append(pool.submit(fn, item))
+                yield result
+        finally:
+            for f in pending: f.cancel()                        # stopped early: drop what has not started
+
 # %% ../nbs/05_image.ipynb #28ac97a4
 def _check_decoding(self: Captioner, decoding: dict):
     unknown = sorted(set(decoding) - set(DECODING_KEYS))
@@ -119,26 +270,31 @@ def _check_decoding(self: Captioner, decoding: dict):
     if max_len > room: raise ClipcapError(f"max_len {max_len} is more than this model can write ({room} tokens)")
 
 def _caption_files(self: Captioner, sources, batch_size: int = 32, progress: bool = False, keep_images: bool = False,
-                   **decoding) -> Iterator[tuple]:
+                   workers: int | None = None, **decoding) -> Iterator[tuple]:
     "Yield `(input, caption)` per input, in order; `(input, ImageError)` for one that cannot be read."
     from tqdm.auto import tqdm
     if batch_size < 1: raise ClipcapError(f"batch size must be at least 1, got {batch_size}")
     self._check_decoding(decoding)
-    items = expand_images(sources)
+    items, workers = expand_images(sources), default_workers() if workers is None else workers
+    def prepare(source):
+        try: return self._prepare(source)
+        except ImageError as e: return e, None
+    loaded = ordered_map(prepare, items, workers, ahead=batch_size + workers)     # the next batch loads during this one
     bar = tqdm(total=len(items), unit="image", desc="captioning", disable=not progress, file=sys.stderr)
     try:
         for start in range(0, len(items), batch_size):
-            chunk, loaded = items[start:start + batch_size], []
-            for source in chunk:
-                try: loaded.append(load_image(source))
-                except ImageError as e: loaded.append(e)
-            good = [im for im in loaded if isinstance(im, Image.Image)]
-            captions = iter(self.net.caption([_fit_for_clip(im) for im in good], **decoding) if good else [])
-            for source, im in zip(chunk, loaded):
-                result = im if isinstance(im, ImageError) else next(captions)
-                yield (source, result, None if isinstance(im, ImageError) else im) if keep_images else (source, result)
+            chunk = items[start:start + batch_size]
+            ready = list(itertools.islice(loaded, len(chunk)))                       # [(picture or ImageError, model input)]
+            good = [x for picture, x in ready if not isinstance(picture, ImageError)]
+            captions = iter(self._captions(good, decoding) if good else [])
+            for source, (picture, x) in zip(chunk, ready):
+                if isinstance(picture, ImageError): result, picture = picture, None
+                else: result = next(captions)
+                if keep_images and picture is None and isinstance(result, str):             # a uint8 array's picture
+                    picture = Image.fromarray(np.asarray(source.cpu() if torch.is_tensor(source) else source))
+                yield (source, result, picture) if keep_images else (source, result)
             bar.update(len(chunk))
-    finally: bar.close()
+    finally: bar.close(); loaded.close()
 
 _add_methods(Captioner, _check_decoding=_check_decoding, caption_files=_caption_files)
 
@@ -193,6 +349,68 @@ def save_captioned(image, caption: str, path) -> Path:
     draw_caption(image, caption).save(buf, "JPEG", quality=92)
     return write_bytes_atomic(path, buf.getvalue())
 
+# %% ../nbs/05_image.ipynb #eda97c3f
+class Shard:
+    "This process's share of a job that `torchrun` or `accelerate launch` started in `world` processes, and the merge of their results."
+    def __init__(self, rank: int = 0, world: int = 1, local_rank: int = 0):
+        if not 0 <= rank < world: raise ClipcapError(f"process rank {rank} is not between 0 and the world size {world} - 1")
+        self.rank, self.world, self.local_rank, self._group, self._owned = rank, world, local_rank, None, False
+
+    @classmethod
+    def from_env(cls) -> "Shard":
+        "The share that the launcher's environment variables (`RANK`, `WORLD_SIZE`, `LOCAL_RANK`) give; one process when unset."
+        try: return cls(*(int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0))))
+        except ValueError: raise ClipcapError("RANK, WORLD_SIZE and LOCAL_RANK must be integers (as torchrun and accelerate launch set them)") from None
+
+    def __repr__(self): return f"Shard(rank={self.rank}, world={self.world})"
+
+    @property
+    def main(self) -> bool:
+        "Whether this is the process that prints and writes the merged output."
+        return self.rank == 0
+
+    def take(self, items) -> list:
+        "This process's items: every `world`-th, from its `rank` (the shares differ in size by one at most)."
+        return list(items)[self.rank::self.world]
+
+    def device(self, device=None):
+        "The device to use: with several processes on a CUDA machine, each takes the GPU of its local rank."
+        if self.world > 1 and torch.cuda.is_available() and (device is None or str(device).lower() in ("auto", "cuda")):
+            return f"cuda:{self.local_rank % torch.cuda.device_count()}"
+        return device
+
+    def __enter__(self):
+        "Join the other processes (a gloo group: results travel as Python objects, on CPUs and GPUs alike)."
+        if self.world > 1:
+            import torch.distributed as dist
+            if not dist.is_initialized():
+                try: dist.init_process_group("gloo", rank=self.rank, world_size=self.world)
+                except (RuntimeError, ValueError) as e: raise ClipcapError(f"cannot join the other {self.world - 1} process(es): {str(e).splitlines()[0]}") from None
+                self._owned = True
+            self._group = dist.group.WORLD if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+        return self
+
+    def __exit__(self, *exc):
+        if self._owned:
+            import torch.distributed as dist
+            dist.destroy_process_group()
+            self._owned = False
+
+    def merge(self, results: Iterator, n: int, chunk: int = 32) -> Iterator[tuple[int, object]]:
+        "On the main process, `(index, result)` for all `n` items in order, from each process's `results` for its `take`; nothing elsewhere."
+        if self.world == 1: yield from enumerate(itertools.islice(results, n)); return
+        import torch.distributed as dist
+        rounds = math.ceil(math.ceil(n / self.world) / chunk)  # the same on every process
+        for k in range(rounds):
+            mine = list(itertools.islice(results, chunk))       # this process's items k*chunk ... of its share
+            every = [None] * self.world if self.main else None
+            dist.gather_object(mine, every, dst=0, group=self._group)
+            if not self.main: continue
+            for j in range(chunk):                             # item j of process r is item (k*chunk + j)*world + r
+                for r, part in enumerate(every):
+                    if j < len(part): yield (k * chunk + j) * self.world + r, part[j]
+
+
 # %% ../nbs/05_image.ipynb #53fb6175
 def add_image_args(p: argparse.ArgumentParser):
     "The flags of `clipcap image`."
@@ -209,6 +427,9 @@ def add_image_args(p: argparse.ArgumentParser):
     p.add_argument("--json", action="store_true", help='print one JSON object per line: {"path", "caption"} or {"path", "error"}')
     p.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per CLIP pass and decode (default 32)")
     p.add_argument("--device", metavar="D", help="cpu, cuda, cuda:N or mps (default: the fastest available)")
+    p.add_argument("--preprocessing", choices=PREPROCESSING, default="auto",
+                   help="tensor (on the model's device), pil (CLIP's processor, the reference) or auto (default: tensor for clipcap's own checkpoints)")
+    p.add_argument("--workers", type=int, metavar="N", help="threads that load images while the model works (default: one per core, at most 16; 0: none)")
     p.parse_args = p.parse_intermixed_args                     # paths may come between options: `a.jpg -C ckpt b.jpg`
 
 # %% ../nbs/05_image.ipynb #25415fc5
@@ -219,13 +440,15 @@ def _config_overrides(args) -> dict:
     keys = json.loads(Path(args.config).read_text(encoding="utf-8"))
     return {k: getattr(config, k) for k in keys}
 
-def _result_name(source, size: str, taken: set) -> str:
-    "`<stem>-R<SIZE>.jpg`, numbered when two inputs share a stem."
-    stem = Path(_name(source)).stem or "image"
-    name, n = f"{stem}-R{size}.jpg", 2
-    while name in taken: name, n = f"{stem}-{n}-R{size}.jpg", n + 1
-    taken.add(name)
-    return name
+def _result_names(sources: list, size: str) -> list[str]:
+    "`<stem>-R<SIZE>.jpg` for each input, numbered in input order when several share a stem."
+    taken, names = set(), []
+    for source in sources:
+        stem = Path(_name(source)).stem or "image"
+        name, n = f"{stem}-R{size}.jpg", 2
+        while name in taken: name, n = f"{stem}-{n}-R{size}.jpg", n + 1
+        taken.add(name); names.append(name)
+    return names
 
 def run_image(args) -> int:
     "Run `clipcap image`: print each image's caption; exit status 1 if any input could not be captioned."
@@ -234,30 +457,44 @@ def run_image(args) -> int:
     if not sources: raise ClipcapError("no images given: pass image paths, folders or glob patterns (or -I PATH)")
     if args.beams < 1: raise ClipcapError(f"--beams must be at least 1, got {args.beams}")
     if args.batch_size < 1: raise ClipcapError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if (args.workers or 0) < 0: raise ClipcapError(f"--workers must not be negative, got {args.workers}")
     pick_device(args.device)                                   # a wrong --device fails before the model loads
     res_dir = Path(args.res_path) if args.res_path else None
     if res_dir is not None:
         try: res_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e: raise ClipcapError(f"cannot create the result folder {res_dir}: {e.strerror}") from None
-    captioner = Captioner.from_pretrained(args.checkpoint, args.size, device=args.device, **_config_overrides(args))
-    decoding = dict(num_beams=args.beams)
-    if args.temperature is not None: decoding.update(do_sample=True, temperature=args.temperature)
-    if args.max_len is not None: decoding["max_len"] = args.max_len
-    if args.seed is not None: decoding["seed"] = args.seed
-    size, taken, failed = args.size or captioner.net.config.size, set(), 0
-    def report(name, reason):
-        tqdm.write(f"clipcap: error: {name}: {reason}", file=sys.stderr)
-        if args.json: tqdm.write(json.dumps({"path": name, "error": reason}, ensure_ascii=False), file=sys.stdout); sys.stdout.flush()
-    for source, result, image in captioner.caption_files(sources, batch_size=args.batch_size, keep_images=True,
-                                                         progress=sys.stderr.isatty(), **decoding):
-        name = _name(source)
-        if isinstance(result, ImageError): failed += 1; report(name, result.reason); continue
-        if res_dir is not None:
-            try: save_captioned(image, result, res_dir/_result_name(source, size, taken))
-            except OSError as e: failed += 1; report(name, f"cannot save the result image: {e.strerror or e}"); continue
-        line = json.dumps({"path": name, "caption": result}, ensure_ascii=False) if args.json else f"{name}: {result}"
-        tqdm.write(line, file=sys.stdout); sys.stdout.flush()
-    return 1 if failed else 0
+    with Shard.from_env() as shard:                            # one process, or this one's share under torchrun
+        captioner = Captioner.from_pretrained(args.checkpoint, args.size, device=shard.device(args.device),
+                                               preprocessing=args.preprocessing, **_config_overrides(args))
+        decoding = dict(num_beams=args.beams)
+        if args.temperature is not None: decoding.update(do_sample=True, temperature=args.temperature)
+        if args.max_len is not None: decoding["max_len"] = args.max_len
+        if args.seed is not None: decoding["seed"] = args.seed
+        items = expand_images(sources)
+        names = _result_names(items, args.size or captioner.net.config.size) if res_dir is not None else None
+        mine = shard.take(range(len(items)))
+        def captioned():                                       # this process's share: ("caption" or "error", text) each
+            for i, (source, result, image) in zip(mine, captioner.caption_files(
+                    [items[i] for i in mine], batch_size=args.batch_size, keep_images=True, workers=args.workers, **decoding)):
+                if isinstance(result, ImageError): yield "error", result.reason; continue
+                if res_dir is not None:
+                    try: save_captioned(image, result, res_dir/names[i])
+                    except OSError as e: yield "error", f"cannot save the result image: {e.strerror or e}"; continue
+                yield "caption", result
+        failed = 0
+        bar = tqdm(total=len(items), unit="image", desc="captioning", disable=not (shard.main and sys.stderr.isatty()), file=sys.stderr)
+        try:
+            for i, (kind, text) in shard.merge(captioned(), len(items), args.batch_size):   # only the main process gets them
+                name = _name(items[i])
+                if kind == "error":
+                    failed += 1
+                    tqdm.write(f"clipcap: error: {name}: {text}", file=sys.stderr)
+                    line = json.dumps({"path": name, "error": text}, ensure_ascii=False) if args.json else None
+                else: line = json.dumps({"path": name, "caption": text}, ensure_ascii=False) if args.json else f"{name}: {text}"
+                if line is not None: tqdm.write(line, file=sys.stdout); sys.stdout.flush()
+                bar.update()
+        finally: bar.close()
+        return 1 if failed and shard.main else 0               # the main process reports for all
 
 # %% ../nbs/05_image.ipynb #99c409ed
 class ImageCaptionDemo:
