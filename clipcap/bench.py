@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_bench.ipynb #06d200c7
 from __future__ import annotations
-import json, math, os, platform, shutil, sys, tempfile, threading, time
+import contextlib, json, math, os, platform, shutil, sys, tempfile, threading, time
 from contextlib import contextmanager
 from pathlib import Path
 from statistics import median
@@ -15,9 +15,11 @@ from .config import ClipcapError, ConfigS, keep_freed_memory, load_config, write
 from .model import Net, demo_images, plain_inference, tiny_backbones, TINY_CAPTIONS
 
 # %% auto #0
-__all__ = ['timed', 'matmul_rate', 'memory_bandwidth', 'caption_flops', 'decoding_bytes', 'seed_decode', 'seed_caption',
-           'bench_captioning', 'against_limits', 'peak_memory', 'synthetic_video', 'bench_video', 'bench_training',
-           'add_bench_args', 'measure_limits', 'best_limits', 'run_bench', 'summary_rows', 'summary_text']
+__all__ = ['PARTS', 'ISA_FLAGS', 'timed', 'matmul_rate', 'memory_bandwidth', 'model_shapes', 'caption_flops', 'decoding_bytes',
+           'training_flops', 'seed_decode', 'seed_caption', 'bench_captioning', 'against_limits', 'check_shares',
+           'synthetic_photos', 'bench_preprocessing', 'bench_files', 'bench_precision', 'bench_train_step',
+           'peak_memory', 'synthetic_video', 'bench_video', 'bench_training', 'add_bench_args', 'measure_limits',
+           'best_limits', 'run_bench', 'summary_rows', 'summary_text']
 
 # %% ../nbs/09_bench.ipynb #7659dccf
 def _sync(device=None):
@@ -34,19 +36,18 @@ def timed(fn, repeats: int = 3, warmup: int = 1, device=None) -> dict:
     return dict(median=median(runs), best=min(runs), runs=[round(r, 6) for r in runs])
 
 # %% ../nbs/09_bench.ipynb #fc8eac08
-def matmul_rate(n: int = 2048, repeats: int = 5, device="cpu") -> dict:
-    "GFLOP/s of an `n × n` fp32 matrix product: through `torch.mm`, through oneDNN (CPU), and the better of them."
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    flop = 2 * n ** 3
-    out = dict(n=n, mm=flop / timed(lambda: a @ b, repeats, device=device)["best"] / 1e9)
-    from clipcap.model import FrozenLinear, _onednn
-    if torch.device(device).type == "cpu" and _onednn():
-        linear = FrozenLinear(b.t())                                    # a @ b as a linear layer, packed for oneDNN
-        out["onednn"] = flop / timed(lambda: linear(a), repeats)["best"] / 1e9
-    if torch.device(device).type == "cuda":
-        a16, b16 = a.bfloat16(), b.bfloat16()
-        out["mm_bf16"] = flop / timed(lambda: a16 @ b16, repeats, device=device)["best"] / 1e9
-    out["gflops"] = max(v for k, v in out.items() if k in ("mm", "onednn"))
+def matmul_rate(n: int = 2048, repeats: int = 5, device="cpu", dtype=torch.float32, shapes=()) -> dict:
+    "GFLOP/s of matrix products in `dtype` through the kernels captioning uses: `n × n`, and `(rows, in, out)` `shapes`; `gflops` is the best."
+    device = torch.device(device)
+    from clipcap.model import FrozenLinear
+    def linear(m, k, o) -> float:                                       # (m, k) rows through a frozen (o, k) layer, as the fast path does
+        x, layer = torch.randn(m, k, device=device).to(dtype), FrozenLinear(torch.randn(o, k, device=device), dtype=dtype)
+        return 2 * m * k * o / timed(lambda: layer(x), repeats, device=device)["best"] / 1e9
+    a, b = torch.randn(n, n, device=device).to(dtype), torch.randn(n, n, device=device).to(dtype)
+    out = dict(n=n, dtype=str(dtype).split(".")[-1], mm=2 * n ** 3 / timed(lambda: a @ b, repeats, device=device)["best"] / 1e9,
+               linear=linear(n, n, n))
+    out |= {f"linear_{m}x{k}x{o}": linear(m, k, o) for m, k, o in shapes}
+    out["gflops"] = max(v for k, v in out.items() if k == "mm" or k.startswith("linear"))
     return out
 
 def memory_bandwidth(mbytes: int = 256, repeats: int = 5, device="cpu") -> dict:
@@ -58,6 +59,11 @@ def memory_bandwidth(mbytes: int = 256, repeats: int = 5, device="cpu") -> dict:
                dot=gb / timed(lambda: torch.dot(x[:half], x[half:]), repeats, device=device)["best"])
     out["gbs"] = max(out["sum"], out["dot"])
     return out
+
+def model_shapes(net: Net, batch: int) -> list[tuple[int, int, int]]:
+    "The largest products captioning a batch runs, as `(rows, in, out)`: CLIP's first MLP layer and GPT-2's head."
+    v, g = net.image_encoder.model.config, net.text_decoder.model.config
+    return [(batch * ((v.image_size // v.patch_size) ** 2 + 1), v.hidden_size, v.intermediate_size), (batch, g.n_embd, g.vocab_size)]
 
 # %% ../nbs/09_bench.ipynb #8b0abfd3
 def caption_flops(net: Net, tokens: int) -> dict:
@@ -85,12 +91,28 @@ def decoding_bytes(net: Net) -> dict:
     gpt = net.text_decoder.model
     return dict(mapping=_bytes(net.mapping), step=_bytes(gpt.transformer.h, gpt.transformer.ln_f, gpt.lm_head))
 
+# %% ../nbs/09_bench.ipynb #895010e4
+def training_flops(net: Net, tokens: int) -> dict:
+    "GFLOP to train on one caption of `tokens` tokens from its image embedding: forward, backward (inputs' and trainable weights' gradients)."
+    gpt = net.text_decoder.model
+    g, trains = gpt.config, lambda m: any(p.requires_grad for p in m.parameters())
+    C, I, V, P = g.n_embd, g.n_inner or 4 * g.n_embd, g.vocab_size, net.config.ep_len + tokens   # P: prefix and caption rows
+    block = P * 2 * (4 * C * C + 2 * C * I)                             # a block's products on P rows
+    attention = 4 * C * P * (P + 1) // 2                                # and its causal attention
+    head = tokens * 2 * C * V                                           # logits for each caption token
+    mapping = 2 * sum(p.numel() for p in net.mapping.parameters() if p.dim() >= 2)
+    parts = dict(forward=mapping + g.n_layer * (block + attention) + head,
+                 backward_inputs=mapping + g.n_layer * (block + 2 * attention) + head,   # back through every block to the mapping
+                 backward_weights=mapping * trains(net.mapping) + head * gpt.lm_head.weight.requires_grad
+                                  + block * sum(map(trains, gpt.transformer.h)))      # only what trains (ConfigS: the ends)
+    return {k: v / 1e9 for k, v in parts.items()} | dict(total=sum(parts.values()) / 1e9)
+
 # %% ../nbs/09_bench.ipynb #36f66e43
 @torch.no_grad()
 def seed_decode(net: Net, embed: torch.Tensor, tokens: int) -> list[int]:
     "The seed's decoding loop for one image embedding `(D,)`: no cache, GPT-2 and its head over everything each step."
     gpt, eos = net.text_decoder.model, net.text_decoder.eos
-    with plain_inference(): prefix = net.prefix(embed[None].to(net.device))  # (1, K, n_embd)
+    with plain_inference(): prefix = net.prefix(embed[None].float()).to(gpt.dtype)   # (1, K, n_embd): the mapping is float32, GPT-2 maybe not
     ids = []
     for _ in range(tokens):
         x = torch.cat([prefix, gpt.transformer.wte(torch.tensor([ids], dtype=torch.long, device=net.device))], 1)
@@ -102,7 +124,8 @@ def seed_decode(net: Net, embed: torch.Tensor, tokens: int) -> list[int]:
 @torch.no_grad()
 def seed_caption(net: Net, image, tokens: int) -> list[int]:
     "Caption one PIL image the seed's way (no batch, no cache, full logits at every step): its `tokens` token ids."
-    with plain_inference(): embed = net.image_encoder(net.image_encoder.preprocess([image]).to(net.device))[0]  # (D,)
+    encoder = net.image_encoder
+    with plain_inference(): embed = encoder(encoder.preprocess([image]).to(net.device, encoder.model.dtype))[0]  # (D,)
     return seed_decode(net, embed, tokens)
 
 # %% ../nbs/09_bench.ipynb #e8eac66f
@@ -114,24 +137,35 @@ def _rate(seconds: dict, images: int) -> dict:
     return dict(images_per_s=images / seconds["median"], best_images_per_s=images / seconds["best"],
                 seconds=seconds["median"], runs=seconds["runs"])
 
-def bench_captioning(net: Net, batch: int = 32, tokens: int = 20, repeats: int = 3, seed_images: int = 3,
+def _captioner(model):
+    "`model` if it is a `Captioner`, else one around the `Net` `model`, as it is (its device, its dtype)."
+    from clipcap.image import Captioner
+    if isinstance(model, Captioner): return model
+    return Captioner(model, device=model.device, dtype=model.text_decoder.model.dtype)
+
+def bench_captioning(model, batch: int = 32, tokens: int = 20, repeats: int = 3, seed_images: int = 3,
                      plain: bool = True, sweep=(), say=_say) -> dict:
-    "Batched captioning, its parts, plain transformers, the seed's way and single-image latency, for `net`."
-    device, decoding = net.device, dict(min_len=tokens, max_len=tokens)
+    "Batched captioning, its parts, plain transformers, the seed's way and single-image latency, for a `Captioner` (or a `Net`)."
+    captioner = _captioner(model)
+    net, device, decoding = captioner.net, captioner.device, dict(min_len=tokens, max_len=tokens)
+    caption = lambda ims: captioner.caption(ims, batch_size=len(ims), **decoding)
     crop = net.image_encoder.processor.crop_size
     images = demo_images(batch, size=getattr(crop, "height", None) or crop["height"])   # CLIP's input size
-    out = dict(batch=batch, tokens=tokens, flops_per_image=caption_flops(net, tokens),
+    out = dict(batch=batch, tokens=tokens, preprocessing=captioner.preprocessing, flops_per_image=caption_flops(net, tokens),
                weight_bytes=decoding_bytes(net) | dict(clip=_bytes(net.image_encoder)))
 
     say(f"batched captioning: {batch} images, {tokens} tokens each")
-    out["fast"] = _rate(timed(lambda: net.caption(images, **decoding), repeats, device=device), batch)
-    embeds = net.encode_images(images)
-    out["fast"]["parts"] = dict(preprocess=timed(lambda: net.image_encoder.preprocess(images), repeats)["median"],
-                                encode=timed(lambda: net.encode_images(images), repeats, device=device)["median"],
+    out["fast"] = _rate(timed(lambda: caption(images), repeats, device=device), batch)
+    inputs = [captioner.prepare(im)[1] for im in images]
+    embeds = captioner.embed(inputs)
+    out["fast"]["parts"] = dict(prepare=timed(lambda: [captioner.prepare(im) for im in images], repeats)["median"],  # PIL image to model input
+                                encode=timed(lambda: captioner.embed(inputs), repeats, device=device)["median"],   # preprocessing on the device, CLIP
                                 decode=timed(lambda: net.generate(embeds, **decoding), repeats, device=device)["median"])
+    if captioner.pixels is not None:
+        out["fast"]["parts"]["preprocess"] = timed(lambda: captioner.pixels(inputs, device), repeats, device=device)["median"]
     if plain:
         say("the same batch through transformers' own modules (plain_inference)")
-        with plain_inference(): out["plain"] = _rate(timed(lambda: net.caption(images, **decoding), repeats, device=device), batch)
+        with plain_inference(): out["plain"] = _rate(timed(lambda: caption(images), repeats, device=device), batch)
         out["speedup_over_plain"] = out["fast"]["images_per_s"] / out["plain"]["images_per_s"]
     if seed_images:
         say(f"the seed's way: {seed_images} image(s), one at a time, no cache")
@@ -146,7 +180,7 @@ def bench_captioning(net: Net, batch: int = 32, tokens: int = 20, repeats: int =
                                seed_runs=[round(s, 6) for s in decode], speedup_over_seed=batched * median(decode))
 
     say("single-image latency")
-    one = timed(lambda: net.caption(images[:1], **decoding), repeats, device=device)
+    one = timed(lambda: caption(images[:1]), repeats, device=device)
     dec = timed(lambda: net.generate(embeds[:1], **decoding), repeats, device=device)
     paired = []                                                          # (decoding s, GB/s read) measured back to back
     for _ in range(repeats if torch.device(device).type == "cpu" else 0):
@@ -161,7 +195,7 @@ def bench_captioning(net: Net, batch: int = 32, tokens: int = 20, repeats: int =
     for b in sweep:
         say(f"batch sweep: {b} images")
         ims = demo_images(b, size=images[0].size[0], seed=1)
-        out["sweep"].append(dict(batch=b) | _rate(timed(lambda: net.caption(ims, **decoding), max(1, repeats - 1), device=device), b))
+        out["sweep"].append(dict(batch=b) | _rate(timed(lambda: caption(ims), max(1, repeats - 1), device=device), b))
     return out
 
 def against_limits(c: dict, limits: dict) -> dict:
@@ -171,8 +205,7 @@ def against_limits(c: dict, limits: dict) -> dict:
     for part in [c.get(k) for k in ("fast", "plain", "seed")] + c["sweep"]:
         if part: part["share_of_limit"] = part["images_per_s"] / limit
     f = c["fast"]
-    f |= dict(best_share_of_limit=f["best_images_per_s"] / limit, gflops=f["images_per_s"] * flops,
-              share_of_mm_limit=f["images_per_s"] * flops / limits["matmul"]["mm"])
+    f |= dict(best_share_of_limit=f["best_images_per_s"] / limit, gflops=f["images_per_s"] * flops)
     b, tokens, l = c["weight_bytes"], c["tokens"], c["latency"]
     read = b["mapping"] + tokens * b["step"]                             # bytes of weights one caption reads
     bound = read / bandwidth                                            # reading them, nothing else
@@ -182,7 +215,138 @@ def against_limits(c: dict, limits: dict) -> dict:
               ratio_to_bound_end_to_end=l["seconds"] / (clip + bound))
     if l.get("paired"):                                                # each run against the bandwidth read beside it
         l["paired_ratio_to_bound"] = median(s / (read / (g * 1e9)) for s, g in l["paired"])
+    check_shares(c)
     return c
+
+def check_shares(results: dict, limit: float = 1.0):
+    "Raise if any `share_of_limit` in `results` (nested) is above `limit`: a limit that is beaten was measured wrong."
+    def walk(x, where):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k.endswith("share_of_limit") and isinstance(v, (int, float)) and v > limit:
+                    raise ClipcapError(f"{where}{k} is {v:.0%}: the measured limit is too low (a disturbed probe?); re-run on a quieter machine")
+                walk(v, f"{where}{k}.")
+        elif isinstance(x, list):
+            for i, v in enumerate(x): walk(v, f"{where}{i}.")
+    walk(results, "")
+
+# %% ../nbs/09_bench.ipynb #33009582
+def synthetic_photos(n: int, size=(480, 640), seed: int = 0) -> list:
+    "`n` photo-like uint8 RGB arrays `(H, W, 3)`: smooth colour blobs with fine noise (edges and texture for the resize to get right)."
+    import numpy as np
+    from PIL import Image
+    rng, (h, w), out = np.random.default_rng(seed), size, []
+    for _ in range(n):
+        blobs = Image.fromarray(rng.integers(0, 256, (h // 16 + 1, w // 16 + 1, 3), dtype=np.uint8)).resize((w, h), Image.Resampling.BICUBIC)
+        out.append(np.clip(np.asarray(blobs, dtype=np.int16) + rng.integers(-24, 25, (h, w, 3)), 0, 255).astype(np.uint8))
+    return out
+
+def _common_prefix(a: list, b: list) -> float:
+    "The share of the longer of two token lists that both begin with."
+    n = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return n / max(len(a), len(b), 1)
+
+def bench_preprocessing(model, n: int = 32, tokens: int = 20, repeats: int = 3, say=_say) -> dict:
+    "The tensor path against the reference (CLIP's processor): pixels, embeddings, tokens, and the time each takes, on `n` photo-sized pictures."
+    from clipcap.image import Captioner
+    captioner = _captioner(model)
+    net, device, decoding = captioner.net, captioner.device, dict(min_len=tokens, max_len=tokens)
+    say(f"preprocessing: tensor path against CLIP's processor, {n} pictures")
+    tensor = Captioner(net, device=device, dtype=captioner.dtype, preprocessing="tensor")
+    reference = Captioner(net, device=device, dtype=captioner.dtype, preprocessing="pil")
+    photos = synthetic_photos(n // 2, (480, 640)) + synthetic_photos(n - n // 2, (720, 405), seed=1)
+    level = 1 / 255 / min(net.image_encoder.processor.image_std)
+    pixels_t = tensor.pixels([tensor.prepare(p)[1] for p in photos], device).float().cpu()
+    pixels_p = torch.stack([reference.prepare(p)[1] for p in photos])
+    d = (pixels_t - pixels_p).abs()
+    e_t, e_p = tensor.encode(photos), reference.encode(photos)
+    rel = (e_t - e_p).norm(dim=1) / e_p.norm(dim=1)
+    ids_t, ids_p = net.generate(e_t, **decoding), net.generate(e_p, **decoding)
+    time_t = timed(lambda: tensor.pixels([tensor.prepare(p)[1] for p in photos], device), repeats, device=device)["median"]
+    time_p = timed(lambda: torch.stack([reference.prepare(p)[1] for p in photos]), repeats)["median"]
+    return dict(pictures=n, sizes=["480x640", "720x405"], max_abs=d.max().item(), max_levels=d.max().item() / level,
+                share_differing=(d > 1e-5).float().mean().item(), embedding_rel_l2_max=rel.max().item(),
+                embedding_rel_l2_median=rel.median().item(), same_tokens=sum(a == b for a, b in zip(ids_t, ids_p)) / n,
+                common_prefix=sum(map(_common_prefix, ids_t, ids_p)) / n,
+                ms_per_picture=dict(tensor=time_t / n * 1e3, reference=time_p / n * 1e3))
+
+def bench_files(model, folder, n: int = 64, batch: int = 32, tokens: int = 20, repeats: int = 2, say=_say) -> dict:
+    "Images/s captioning `n` JPEG files (640×480) from disk, loaded in the calling thread and in worker threads (`default_workers`)."
+    from PIL import Image
+    from clipcap.image import default_workers
+    captioner, folder = _captioner(model), Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, a in enumerate(synthetic_photos(n, (480, 640), seed=2)): Image.fromarray(a).save(folder/f"{i:04d}.jpg", quality=90)
+    run = lambda workers: list(captioner.caption_files(folder, batch_size=batch, workers=workers, min_len=tokens, max_len=tokens))
+    out = dict(images=n, batch=batch, size="640x480 JPEG", threads=default_workers())
+    for name, workers in (("no_workers", 0), ("workers", default_workers())):
+        say(f"files: {n} JPEGs, {workers} loading thread(s)")
+        out[name] = _rate(timed(lambda: run(workers), repeats, device=captioner.device), n)
+    out["overlap_speedup"] = out["workers"]["images_per_s"] / out["no_workers"]["images_per_s"]
+    return out
+
+# %% ../nbs/09_bench.ipynb #ed9b49ef
+def bench_precision(model, dtype=torch.bfloat16, batch: int = 32, tokens: int = 20, repeats: int = 3, first: int = 16,
+                    quick: bool = False, say=_say) -> dict:
+    "Captioning in `dtype` on the model's device against the model as it is: images/s, the `dtype` matmul limit, caption agreement, first-call cost."
+    from clipcap.image import Captioner
+    base = _captioner(model)
+    net, device, decoding = base.net, base.device, dict(min_len=tokens, max_len=tokens)
+    other = Net(net.config)                                             # the same weights, cast to `dtype` by its Captioner
+    other.load_state_dict(net.state_dict())
+    cast = Captioner(other, device=device, dtype=dtype, preprocessing=base.preprocessing)
+    name = str(dtype).split(".")[-1]
+    images = demo_images(batch, size=224, seed=3)
+    say(f"captioning in {name}: batch {batch}")
+    out = dict(dtype=name, batch=batch, tokens=tokens)
+    for key, c in (("base", base), ("cast", cast)):                  # a 16-image batch after a 2-image warm-up, then again
+        c.caption(images[:2], **decoding)
+        calls = [timed(lambda: c.caption(images[2:2 + first], batch_size=first, **decoding), 1, warmup=0, device=device)["median"] for _ in range(2)]
+        out[f"first_call_{key}"] = dict(images=first, first_seconds=calls[0], second_seconds=calls[1])
+    out["fast"] = _rate(timed(lambda: cast.caption(images, batch_size=batch, **decoding), repeats, device=device), batch)
+    ids_base = net.generate(base.encode(images), **decoding)
+    ids_cast = other.generate(cast.encode(images), **decoding)
+    out["agreement"] = dict(same_captions=sum(a == b for a, b in zip(ids_base, ids_cast)) / batch,
+                            common_prefix=sum(map(_common_prefix, ids_base, ids_cast)) / batch)
+    say(f"the {name} matrix-multiply rate")
+    out["matmul"] = matmul_rate(1024 if quick else 2048, repeats=3 if quick else 5, device=device, dtype=dtype, shapes=model_shapes(net, batch))
+    flops = caption_flops(net, tokens)["total"]
+    out["limit_images_per_s"] = out["matmul"]["gflops"] / flops
+    out["fast"] |= dict(gflops=out["fast"]["images_per_s"] * flops, share_of_limit=out["fast"]["images_per_s"] / out["limit_images_per_s"])
+    check_shares(out)
+    del cast, other
+    return out
+
+# %% ../nbs/09_bench.ipynb #9fca2f38
+def bench_train_step(config, device="cpu", batch: int = 64, tokens: int = 20, steps: int = 3, limits: dict | None = None,
+                     say=_say) -> dict:
+    "Captions/s and model FLOP utilisation of training steps (forward, backward, AdamW) for `config`'s shapes, from precomputed embeddings."
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    net = Net(config).to(device).train()
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=1e-4, fused=cuda)
+    g = torch.Generator().manual_seed(0)
+    embeds = torch.randn(batch, net.image_encoder.dim, generator=g).to(device)
+    captions = torch.randint(0, net.text_decoder.model.config.vocab_size, (batch, tokens), generator=g).to(device)
+    mask = torch.ones_like(captions)
+    autocast = torch.autocast("cuda", torch.bfloat16) if cuda else contextlib.nullcontext()   # as clipcap train runs: bf16 on CUDA, fp32 on CPU
+    def step():
+        with autocast: loss = net(embeds, captions, mask)
+        loss.backward()
+        optimizer.step(); optimizer.zero_grad(set_to_none=True)
+    say(f"training steps: batch {batch}, {tokens} tokens, {config.trainable} trainable, {'bf16' if cuda else 'fp32'}")
+    t = timed(step, steps, warmup=1, device=device)
+    flops = training_flops(net, tokens)
+    out = dict(batch=batch, tokens=tokens, steps=steps, trainable=config.trainable, precision="bf16" if cuda else "fp32",
+               flops_per_caption=flops, step_seconds=t["median"], runs=t["runs"], captions_per_s=batch / t["median"])
+    out["gflops"] = out["captions_per_s"] * flops["total"]
+    if limits:
+        out |= dict(limit_gflops=limits["matmul"]["gflops"], mfu=out["gflops"] / limits["matmul"]["gflops"])
+        out["share_of_limit"] = out["mfu"]
+        check_shares(out)
+    del net, optimizer
+    return out
 
 # %% ../nbs/09_bench.ipynb #09b348df
 def _rss() -> int:
@@ -283,30 +447,54 @@ def add_bench_args(p):
     p.add_argument("--threads", type=int, default=2, help="CPU threads (default: 2)")
     p.add_argument("--repeats", type=int, default=None, help="timed runs per measurement, after a warm-up (default: 5, --quick 2)")
     p.add_argument("--seed-images", type=int, default=None, help="images captioned the seed's way (default: 3, --quick 1)")
-    p.add_argument("--sweep", default=None, help="batch sizes to sweep, comma-separated (default: 1,8,32,64; --quick none)")
+    p.add_argument("--sweep", default=None, help="batch sizes to sweep, comma-separated (default: 1,8,32,64 on a CPU, "
+                   "1,8,32,128,512,1024 on CUDA; --quick none)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
-    p.add_argument("--skip", default="", help="parts to leave out, comma-separated: plain, seed, video, train")
+    p.add_argument("--train-batch", type=int, default=None, help="captions per training step (default: 64 on CUDA, 8 on a CPU)")
+    p.add_argument("--skip", default="", help=f"parts to leave out, comma-separated: {', '.join(PARTS)}")
     p.add_argument("--quick", action="store_true", help="fewer repeats, no sweep, shorter video and training")
     p.add_argument("-o", "--out", metavar="FILE.json", help="also write the results to this file")
 
-def measure_limits(quick: bool = False, device="cpu") -> dict:
-    "This machine's matrix-multiply rate and memory bandwidth (smaller and fewer probes if `quick`)."
-    return dict(matmul=matmul_rate(1024 if quick else 2048, repeats=3 if quick else 5, device=device),
-                bandwidth=memory_bandwidth(256 if quick else 512, repeats=3 if quick else 5, device=device))
+PARTS = ("plain", "seed", "preprocessing", "files", "precision", "video", "train", "steps")
+
+def measure_limits(quick: bool = False, device="cpu", dtype=torch.float32, shapes=()) -> dict:
+    "This machine's matrix-multiply rate in `dtype` (square and `shapes` products) and memory bandwidth (smaller and fewer probes if `quick`)."
+    cuda = torch.device(device).type == "cuda"
+    n = (4096 if quick else 8192) if cuda else (1024 if quick else 2048)
+    return dict(matmul=matmul_rate(n, repeats=3 if quick else 5, device=device, dtype=dtype, shapes=shapes),
+                bandwidth=memory_bandwidth((1024 if quick else 4096) if cuda else (256 if quick else 512), repeats=3 if quick else 5, device=device))
 
 def best_limits(probes: list[dict]) -> dict:
     "The best of each figure over several probes (before and after the run): the machine can do at least that."
-    best = {part: {k: max(p[part][k] for p in probes) for k in probes[0][part]} for part in probes[0]}
+    best = {part: {k: max(p[part][k] for p in probes) if isinstance(probes[0][part][k], (int, float)) else probes[0][part][k]
+                   for k in probes[0][part]} for part in probes[0]}
     return best | dict(probes=probes)
 
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8")
+
 def _machine(device) -> dict:
-    cpu = platform.processor() or platform.machine()
-    try: cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    "What the results were measured on: CPU model and vector instructions, GPU, and the versions of the software that ran."
+    cpu, flags = platform.processor() or platform.machine(), set()
+    try:
+        lines = open("/proc/cpuinfo").read().splitlines()
+        cpu = next(l.split(":", 1)[1].strip() for l in lines if l.startswith("model name"))
+        flags = set(next(l.split(":", 1)[1].split() for l in lines if l.startswith("flags")))
     except (OSError, StopIteration): pass
-    info = dict(cpu=cpu, cores=os.cpu_count(), threads=torch.get_num_threads(), torch=torch.__version__,
-                python=platform.python_version(), platform=platform.platform(), device=str(device))
-    if torch.device(device).type == "cuda": info["gpu"] = torch.cuda.get_device_name()
+    info = dict(cpu=cpu, cpu_isa=[f for f in ISA_FLAGS if f in flags], torch_cpu_capability=torch.backends.cpu.get_cpu_capability(),
+                cores=os.cpu_count(), threads=torch.get_num_threads(), torch=torch.__version__, python=platform.python_version(),
+                platform=platform.platform(), device=str(device))
+    try:
+        import transformers; info["transformers"] = transformers.__version__
+    except ImportError: pass
+    if torch.device(device).type == "cuda":
+        p = torch.cuda.get_device_properties(torch.device(device))
+        info |= dict(gpu=p.name, gpu_memory_gb=round(p.total_memory / 2**30, 1), gpu_capability=f"{p.major}.{p.minor}",
+                     gpu_multiprocessors=p.multi_processor_count, cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
     return info
+
+def _bf16_cpu(info: dict) -> bool:
+    "Whether this CPU multiplies bfloat16 natively (AVX-512 BF16 or AMX), so that bf16 captioning on it is worth measuring."
+    return any(f in info["cpu_isa"] for f in ("avx512_bf16", "amx_bf16"))
 
 def _load() -> list | None:
     try: return [round(x, 2) for x in os.getloadavg()]
@@ -330,42 +518,64 @@ def _net(args, folder) -> tuple[Net, str]:
     config = ConfigS(clip_model=bb["clip"], text_model=bb["gpt2"], **small).update(**overrides)
     return Net(config), f"random {args.shape}-shaped backbones"
 
+def _part(results: dict, name: str, fn):
+    "`results[name] = fn()`; an optional part that fails is recorded with its reason instead of ending the run."
+    try: results[name] = fn()
+    except ClipcapError: raise                                          # a share above 100% and the like: the run is wrong
+    except Exception as e:
+        results[name] = dict(available=False, reason=f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+        _say(f"{name} failed: {results[name]['reason']}")
+
 def run_bench(args) -> int:
     "The `clipcap bench` command: measure, print the results as JSON, and write them to `--out` if given."
-    quick = args.quick
+    quick, cuda = args.quick, args.device.startswith("cuda")
     repeats = args.repeats or (2 if quick else 5)
     seed_images = args.seed_images if args.seed_images is not None else (1 if quick else 3)
-    sweep = [int(b) for b in (args.sweep if args.sweep is not None else ("" if quick else "1,8,32,64")).split(",") if b.strip()]
+    sweep_default = "" if quick else ("1,8,32,128,512,1024" if cuda else "1,8,32,64")
+    sweep = [int(b) for b in (args.sweep if args.sweep is not None else sweep_default).split(",") if b.strip()]
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    if unknown := skip - {"plain", "seed", "video", "train"}: raise ClipcapError(f"--skip: unknown part {sorted(unknown)[0]!r}")
-    if args.batch < 1 or args.tokens < 1 or args.threads < 1 or repeats < 1 or any(b < 1 for b in sweep):
-        raise ClipcapError("--batch, --tokens, --threads, --repeats and --sweep sizes must be positive")
-    if args.device.startswith("cuda") and not torch.cuda.is_available(): raise ClipcapError("--device cuda: no CUDA GPU is available")
+    if unknown := skip - set(PARTS): raise ClipcapError(f"--skip: unknown part {sorted(unknown)[0]!r}")
+    train_batch = args.train_batch or (64 if cuda else 8)
+    if min(args.batch, args.tokens, args.threads, repeats, train_batch, *sweep) < 1:
+        raise ClipcapError("--batch, --tokens, --threads, --repeats, --train-batch and --sweep sizes must be positive")
+    if cuda and not torch.cuda.is_available(): raise ClipcapError("--device cuda: no CUDA GPU is available")
     threads, started = torch.get_num_threads(), time.perf_counter()
     torch.set_num_threads(args.threads)
     kept = keep_freed_memory()                                          # as every clipcap command runs
     folder = Path(tempfile.mkdtemp(prefix="clipcap_bench_"))
     try:
-        results = dict(clipcap_bench=1, when=time.strftime("%Y-%m-%dT%H:%M:%S%z"), load_before=_load())
+        results = dict(clipcap_bench=2, when=time.strftime("%Y-%m-%dT%H:%M:%S%z"), load_before=_load())
         net, model = _net(args, folder)
         from clipcap.image import Captioner
-        captioner = Captioner(net, device=args.device)                    # on the device, in the precision captioning uses
+        captioner = Captioner(net, device=args.device)                    # on the device, in the precision and preprocessing captioning uses
         net, dtype = captioner.net, captioner.dtype
         results |= dict(machine=_machine(args.device), settings=dict(model=model, batch=args.batch, tokens=args.tokens,
                         threads=args.threads, repeats=repeats, quick=quick, device=args.device, dtype=str(dtype).split(".")[-1],
-                        keeps_freed_memory=kept))
-        _say(f"{args.threads} threads; measuring the matrix-multiply rate and memory bandwidth")
-        probes = [measure_limits(quick, args.device)]
-        captioning = bench_captioning(net, args.batch, args.tokens, repeats, 0 if "seed" in skip else seed_images,
+                        preprocessing=captioner.preprocessing, keeps_freed_memory=kept))
+        shapes = model_shapes(net, args.batch)
+        _say(f"{args.threads} threads; measuring the {results['settings']['dtype']} matrix-multiply rate and memory bandwidth")
+        probes = [measure_limits(quick, args.device, dtype, shapes)]
+        captioning = bench_captioning(captioner, args.batch, args.tokens, repeats, 0 if "seed" in skip else seed_images,
                                       "plain" not in skip, sweep)
         _say("the matrix-multiply rate and memory bandwidth again")
-        probes.append(measure_limits(quick, args.device))
+        probes.append(measure_limits(quick, args.device, dtype, shapes))
         results["limits"] = best_limits(probes)
         results["captioning"] = against_limits(captioning, results["limits"])
+        if "preprocessing" not in skip:
+            _part(results, "preprocessing", lambda: bench_preprocessing(captioner, n=16 if quick else 32, tokens=args.tokens, repeats=repeats))
+        if "files" not in skip:
+            _part(results, "files", lambda: bench_files(captioner, folder/"files", n=2 * args.batch, batch=args.batch, tokens=args.tokens,
+                                                        repeats=max(1, repeats - 3)))
+        if "precision" not in skip and (cuda or _bf16_cpu(results["machine"])):   # bf16 on a CPU that has it; fp32 beside bf16 on CUDA
+            other = torch.float32 if dtype == torch.bfloat16 else torch.bfloat16
+            _part(results, "precision", lambda: bench_precision(captioner, other, args.batch, args.tokens, repeats, quick=quick))
+        if "steps" not in skip:
+            _part(results, "train_steps", lambda: bench_train_step(net.config, args.device, train_batch, args.tokens,
+                                                                   steps=3 if quick or not cuda else 10, limits=results["limits"]))
         if "video" not in skip:
-            results["video"] = bench_video(net, folder, args.tokens, seconds=(2, 8) if quick else (8, 32), batch=args.batch)
+            _part(results, "video", lambda: bench_video(net, folder, args.tokens, seconds=(2, 8) if quick else (8, 32), batch=args.batch))
         if "train" not in skip:
-            results["train"] = bench_training(folder/"train", images=160 if quick else 640, epochs=1 if quick else 2)
+            _part(results, "train", lambda: bench_training(folder/"train", images=160 if quick else 640, epochs=1 if quick else 2))
         results["load_after"], results["seconds"] = _load(), round(time.perf_counter() - started, 1)
     finally:
         torch.set_num_threads(threads)
@@ -379,11 +589,10 @@ def run_bench(args) -> int:
 # %% ../nbs/09_bench.ipynb #754245ee
 def summary_rows(r: dict) -> list[tuple[str, str]]:
     "The headline figures of a results dict as `(what, value)` rows."
-    c, rows = r["captioning"], []
-    f = c["fast"]
-    rows.append((f"batched captioning (batch {c['batch']}, {c['tokens']} tokens)",
-                 f"{f['images_per_s']:.2f} images/s, {f['gflops']:.0f} GFLOP/s, {f['share_of_limit']:.0%} of the FLOP limit "
-                 f"({f['share_of_mm_limit']:.0%} of torch.mm's rate)"))
+    c, m, rows = r["captioning"], r["limits"], []
+    f, dtype = c["fast"], m["matmul"].get("dtype", "float32")
+    rows.append((f"batched captioning (batch {c['batch']}, {c['tokens']} tokens, {dtype})",
+                 f"{f['images_per_s']:.2f} images/s, {f['gflops']:.0f} GFLOP/s, {f['share_of_limit']:.0%} of the {dtype} matmul limit"))
     if "plain" in c: rows.append(("the same through transformers' modules", f"{c['plain']['images_per_s']:.2f} images/s, "
                                   f"{c['plain']['share_of_limit']:.0%} of the limit (fast path: ×{c['speedup_over_plain']:.2f})"))
     if "seed" in c: rows.append(("the seed's way (one image, no cache)", f"{c['seed']['images_per_s']:.3f} images/s "
@@ -393,20 +602,39 @@ def summary_rows(r: dict) -> list[tuple[str, str]]:
                                      f"images/s (×{c['decoding']['speedup_over_seed']:.1f})"))
     l = c["latency"]
     rows.append(("single image", f"{l['seconds'] * 1e3:.0f} ms; decoding {l['ms_per_token']:.1f} ms/token, "
-                 f"{l['ratio_to_bound']:.2f}× the bandwidth bound ({l['bound_ms_per_token']:.1f} ms)"
+                 f"{l['ratio_to_bound']:.2f}× the bandwidth bound ({l['bound_ms_per_token']:.2f} ms)"
                  + (f", {l['paired_ratio_to_bound']:.2f}× the bound read beside each run" if "paired_ratio_to_bound" in l else "")
                  + (f"; transformers' modules {l['plain_ms_per_token']:.1f} ms/token" if "plain_ms_per_token" in l else "")))
-    m = r["limits"]
-    rows.append(("limits", f"{m['matmul']['gflops']:.0f} GFLOP/s fp32 matmul ({c['limit_images_per_s']:.2f} images/s; "
+    rows.append(("limits", f"{m['matmul']['gflops']:.0f} GFLOP/s {dtype} matmul ({c['limit_images_per_s']:.2f} images/s; "
                  f"torch.mm {m['matmul']['mm']:.0f}), {m['bandwidth']['gbs']:.1f} GB/s memory read"))
     for s in c.get("sweep", []): rows.append((f"batch {s['batch']}", f"{s['images_per_s']:.2f} images/s, {s['share_of_limit']:.0%}"))
+    p = r.get("preprocessing")
+    if p: rows.append(("tensor vs PIL preprocessing", f"≤ {p['max_levels']:.1f} grey levels ({p['share_differing']:.2%} of values), "
+                       f"embeddings within {p['embedding_rel_l2_max']:.2%}, {p['same_tokens']:.0%} same captions; "
+                       f"{p['ms_per_picture']['tensor']:.2f} vs {p['ms_per_picture']['reference']:.2f} ms/picture")
+                      if p.get("available", True) else ("tensor vs PIL preprocessing", p["reason"]))
+    fl = r.get("files")
+    if fl: rows.append((f"from JPEG files ({fl['images']}, batch {fl['batch']})", f"{fl['workers']['images_per_s']:.2f} images/s with "
+                        f"{fl['threads']} loading threads, {fl['no_workers']['images_per_s']:.2f} without "
+                        f"(×{fl['overlap_speedup']:.2f})") if fl.get("available", True) else ("from JPEG files", fl["reason"]))
+    q = r.get("precision")
+    if q: rows.append((f"captioning in {q['dtype']}", f"{q['fast']['images_per_s']:.2f} images/s, {q['fast']['share_of_limit']:.0%} of the "
+                       f"{q['dtype']} limit ({q['matmul']['gflops']:.0f} GFLOP/s); same captions as {dtype}: {q['agreement']['same_captions']:.0%}")
+                      if q.get("available", True) else ("other precision", q["reason"]))
+    s = r.get("train_steps")
+    if s: rows.append((f"training steps (batch {s['batch']}, {s['precision']})", f"{s['captions_per_s']:.1f} captions/s, "
+                       f"{s['gflops']:.0f} GFLOP/s" + (f", MFU {s['mfu']:.0%}" if "mfu" in s else ""))
+                      if s.get("available", True) else ("training steps", s["reason"]))
     v = r.get("video")
     if v: rows += [(f"video {x['video_seconds']} s ({x['frames']} frames)", f"{x['frames_per_s']:.2f} frames/s, "
                     f"peak {x['peak_rss_mb']:.0f} MB") for x in v["runs"]] if v["available"] else [("video", v["reason"])]
     t = r.get("train")
     if t: rows.append(("training (tiny)", f"{t['steps_per_s']:.1f} steps/s, precompute {t['precompute_images_per_s']:.0f} images/s"
                        if t["available"] else t["reason"]))
-    rows.append(("conditions", f"{r['machine']['cpu']}, {r['settings']['threads']} threads, load {r['load_before']} → {r['load_after']}"))
+    mach = r["machine"]
+    where = mach.get("gpu") or mach["cpu"]
+    rows.append(("conditions", f"{where}, {r['settings']['threads']} threads, torch {mach['torch']}"
+                 + (f" (CUDA {mach['cuda']})" if mach.get("cuda") else "") + f", load {r['load_before']} → {r['load_after']}"))
     return rows
 
 def summary_text(r: dict) -> str:

@@ -215,7 +215,7 @@ def _fit_array(x, max_aspect: int = 8):
     return x
 
 def _prepare(self: Captioner, source) -> tuple:
-    "`(picture, model input)` for one input: the RGB picture (None for a uint8 array) and what `_embed` takes; raises `ImageError`."
+    "`(picture, model input)` for one input: the RGB picture (None for a uint8 array) and what `embed` takes; raises `ImageError`."
     if self.preprocessing == "tensor" and _is_uint8_rgb(source): return None, _fit_array(source)  # decoded frames: no PIL
     picture = load_image(source)
     fitted = _fit_for_clip(picture)
@@ -224,22 +224,22 @@ def _prepare(self: Captioner, source) -> tuple:
 
 @torch.inference_mode()
 def _embed(self: Captioner, inputs: list) -> torch.Tensor:
-    "CLIP embeddings `(B, D)`, float32, of model inputs made by `_prepare` (each image on its own: a batch changes nothing)."
+    "CLIP embeddings `(B, D)`, float32, of model inputs made by `prepare` (each image on its own: a batch changes nothing)."
     encoder = self.net.image_encoder
     pixels = self.pixels(inputs, self.device) if self.preprocessing == "tensor" else torch.stack(inputs)   # (B, 3, H, W)
     return encoder(pixels.to(self.device, encoder.model.dtype)).float()
 
 def _encode(self: Captioner, images) -> torch.Tensor:
     "CLIP embeddings `(B, D)`, float32, of a list of images (anything `load_image` reads) through this Captioner's preprocessing."
-    return self._embed([self._prepare(im)[1] for im in images])
+    return self.embed([self.prepare(im)[1] for im in images])
 
 def _captions(self: Captioner, inputs: list, decoding: dict) -> list[str]:
-    "Captions of model inputs made by `_prepare`: one CLIP pass, one batched decode."
+    "Captions of model inputs made by `prepare`: one CLIP pass, one batched decode."
     from clipcap.model import decodings, _registered
     text = _registered(decodings, self.net.config.decoding, "decoding").text
-    return [text(self.net, ids) for ids in self.net.generate(self._embed(inputs), **decoding)]
+    return [text(self.net, ids) for ids in self.net.generate(self.embed(inputs), **decoding)]
 
-_add_methods(Captioner, _prepare=_prepare, _embed=_embed, encode=_encode, _captions=_captions)
+_add_methods(Captioner, prepare=_prepare, embed=_embed, encode=_encode, _captions=_captions)
 
 # %% ../nbs/05_image.ipynb #35a2431d
 def default_workers() -> int:
@@ -276,10 +276,10 @@ def _caption_files(self: Captioner, sources, batch_size: int = 32, progress: boo
     if batch_size < 1: raise ClipcapError(f"batch size must be at least 1, got {batch_size}")
     self._check_decoding(decoding)
     items, workers = expand_images(sources), default_workers() if workers is None else workers
-    def prepare(source):
-        try: return self._prepare(source)
+    def load(source):
+        try: return self.prepare(source)
         except ImageError as e: return e, None
-    loaded = ordered_map(prepare, items, workers, ahead=batch_size + workers)     # the next batch loads during this one
+    loaded = ordered_map(load, items, workers, ahead=batch_size + workers)     # the next batch loads during this one
     bar = tqdm(total=len(items), unit="image", desc="captioning", disable=not progress, file=sys.stderr)
     try:
         for start in range(0, len(items), batch_size):
