@@ -88,6 +88,7 @@ class TensorPreprocessor:
         self.scale = p.rescale_factor if p.do_rescale else 1.0
         self.mean, self.std = (torch.tensor(p.image_mean), torch.tensor(p.image_std)) if p.do_normalize else (None, None)
         self.uint8_kernel = uint8_kernel                     # None: on the CPU, whose uint8 kernel rounds as PIL does
+        self.chunk = 32                                      # pictures resized at once (full-size float copies on a GPU)
 
     def resized_size(self, h: int, w: int) -> tuple[int, int]:
         "The `(height, width)` an `h × w` image is resized to (as transformers computes it)."
@@ -123,8 +124,9 @@ class TensorPreprocessor:
         images = [_uint8_rgb(im) for im in images]
         out = [None] * len(images)
         groups = {}
-        for i, im in enumerate(images): groups.setdefault(tuple(im.shape), []).append(i)   # one resize per size
-        for idx in groups.values():
+        for i, im in enumerate(images): groups.setdefault(tuple(im.shape), []).append(i)   # one resize per size,
+        chunks = [idx[k:k + self.chunk] for idx in groups.values() for k in range(0, len(idx), self.chunk)]  # a few at a time
+        for idx in chunks:
             x = torch.stack([images[i].to(device, non_blocking=True) for i in idx]).permute(0, 3, 1, 2)  # (n, 3, H, W) uint8
             x = self.center_crop(self.resize(x))
             for j, i in enumerate(idx): out[i] = x[j]

@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+"""The GPU check: CUDA smoke tests of every captioning path, then `clipcap bench --device cuda`, in one short run.
+
+Run it from the repository root on a machine with a GPU (CI never runs it; it needs no network):
+
+    python scripts/gpu_check.py                       # CUDA: smoke tests, then the full bench (under 8 minutes on an H200)
+    python scripts/gpu_check.py --device cpu --quick  # the same code on a CPU, to check the script itself
+
+On CUDA it installs clipcap from this checkout without touching the installed PyTorch (`pip install --no-deps -e .`), and
+reports which of clipcap's dependencies are missing (on a machine without network, carry them as wheels in `.whl/`:
+they are installed from there first). Smoke tests: for each checkpoint layout (clipcap's own, the seed's, ClipCap's
+MLP and transformer mappings), in bfloat16 and float32, with the tensor and the PIL preprocessing: greedy, beam and
+sampled captions, and greedy through transformers' own modules; batch invariance of the token ids for batch sizes
+1, 3, 32 and 33; the tensor preprocessing on the device against CLIP's processor; two processes under torchrun; a
+few training steps. Then the bench, with a time limit. Results go to `$OUT` (or `--out`): `gpu_check.json`,
+`bench.json` and the logs; the exit status is 1 if any smoke test failed.
+"""
+from __future__ import annotations
+import argparse, importlib, json, os, platform, subprocess, sys, tempfile, time, traceback
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPENDENCIES = ["torch", "transformers", "tokenizers", "safetensors", "huggingface_hub", "PIL", "numpy", "pandas", "tqdm",
+                "accelerate", "matplotlib", "av", "scenedetect", "pycocoevalcap", "srt"]
+
+def log(*args):
+    print(f"[{time.strftime('%H:%M:%S')}]", *args, flush=True)
+
+def install(skip: bool) -> dict:
+    "Install clipcap from this checkout (no dependencies: PyTorch stays as it is) and wheels from .whl/; what is missing."
+    out = dict(pip=[])
+    if not skip:
+        wheels = sorted((ROOT/".whl").glob("*.whl"))
+        steps = ([[sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", *map(str, wheels)]] if wheels else []) + \
+                [[sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(ROOT)]]
+        for cmd in steps:
+            p = subprocess.run(cmd, capture_output=True, text=True)
+            out["pip"].append(dict(cmd=" ".join(cmd[3:6]) + " ...", returncode=p.returncode, stderr=p.stderr[-500:]))
+            log("pip", *cmd[4:6], "->", "ok" if p.returncode == 0 else f"failed ({p.stderr.strip().splitlines()[-1:]})")
+    sys.path.insert(0, str(ROOT))                                     # import this checkout even if pip could not install it
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+    out["missing"] = [m for m in DEPENDENCIES if importlib.util.find_spec(m) is None]
+    if out["missing"]: log("missing (the parts that need them are skipped or fail with a reason):", ", ".join(out["missing"]))
+    return out
+
+class Checks:
+    "Named checks, each timed, its failure recorded with a one-line reason (and the traceback in the log)."
+    def __init__(self): self.results = []
+    def __call__(self, name: str, fn):
+        start = time.perf_counter()
+        try:
+            value = fn()
+            self.results.append(dict(name=name, ok=True, seconds=round(time.perf_counter() - start, 2), value=value))
+            log("ok  ", name, "" if value is None else json.dumps(value, default=str)[:160])
+        except Exception as e:
+            traceback.print_exc()
+            reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            self.results.append(dict(name=name, ok=False, seconds=round(time.perf_counter() - start, 2), reason=reason))
+            log("FAIL", name, reason)
+    @property
+    def failed(self): return [r for r in self.results if not r["ok"]]
+
+def layouts(bb: dict) -> dict:
+    "Config fields of each checkpoint layout clipcap captions with, over the tiny backbones `bb`."
+    common = dict(clip_model=bb["clip"], text_model=bb["gpt2"], max_len=12)
+    return {"clipcap": dict(common, n_heads=2, num_layers=2),
+            "seed": dict(common, n_heads=2, num_layers=2, decoding="seed"),
+            "clipcap-mlp": dict(common, mapping="mlp", embedding="projected", decoding="clipcap", ep_len=10),
+            "clipcap-transformer": dict(common, mapping="clipcap_transformer", embedding="projected", decoding="clipcap",
+                                        n_heads=2, num_layers=2, ep_len=4)}
+
+def smoke(device: str, quick: bool, work: Path, checks: Checks):
+    "The smoke tests on `device`."
+    import numpy as np, torch
+    from clipcap.config import ConfigS
+    from clipcap.model import Net, tiny_backbones, redraw_, demo_images, plain_inference
+    from clipcap.image import Captioner, TensorPreprocessor
+    import clipcap.checkpoints  # noqa: F401 (registers the seed's and ClipCap's mappings and decodings)
+    bb = tiny_backbones(work/"tiny")
+    images = demo_images(33, size=96, seed=1)
+    states = {}
+    def build(name: str, fields: dict):
+        net = Net(ConfigS(**fields))
+        if name not in states: redraw_(net.mapping, seed=0); states[name] = net.state_dict()
+        net.load_state_dict(states[name])
+        return net
+    dtypes = [torch.bfloat16, torch.float32]
+    for name, fields in layouts(bb).items():
+        for dtype in dtypes:
+            for pre in ("tensor", "pil"):
+                def paths(name=name, fields=fields, dtype=dtype, pre=pre):
+                    c = Captioner(build(name, fields), device=device, dtype=dtype, preprocessing=pre)
+                    few = images[:5]
+                    out = dict(greedy=c.caption(few), beam=c.caption(few, num_beams=3),
+                               sampled=c.caption(few, do_sample=True, temperature=1.2, seed=0))
+                    assert c.caption(few, do_sample=True, temperature=1.2, seed=0) == out["sampled"], "sampling with a seed is not repeatable"
+                    with plain_inference(): out["plain"] = c.caption(few)
+                    assert all(isinstance(x, str) for v in out.values() for x in v)
+                    return dict(greedy_equals_plain=sum(a == b for a, b in zip(out["greedy"], out["plain"])), example=out["greedy"][0])
+                checks(f"paths {name} {str(dtype)[6:]} {pre}", paths)
+    for dtype in dtypes:                                               # the same token ids in any batch
+        def invariance(dtype=dtype):
+            c = Captioner(build("clipcap", layouts(bb)["clipcap"]), device=device, dtype=dtype)
+            ids = {}
+            for b in (1, 3, 32, 33):
+                ids[b] = [t for i in range(0, len(images), b) for t in c.net.generate(c.encode(images[i:i + b]), min_len=8, max_len=8)]
+            differ = {b: sum(x != y for x, y in zip(ids[b], ids[1])) for b in ids}
+            assert not any(differ.values()), f"token ids differ from batch 1's for {differ} images"
+            return dict(images=len(images), batches=list(ids))
+        checks(f"batch invariance {str(dtype)[6:]}", invariance)
+    def preprocessing():
+        from transformers import CLIPImageProcessorPil
+        p, rng = CLIPImageProcessorPil(), np.random.default_rng(0)
+        level, worst = 1 / 255 / min(p.image_std), 0.0
+        from PIL import Image
+        for h, w in [(64, 64), (480, 640), (1080, 1920), (50, 400)]:
+            a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            ref = p(images=[Image.fromarray(a)], return_tensors="pt")["pixel_values"]
+            worst = max(worst, (TensorPreprocessor(p)([torch.from_numpy(a).to(device)], device).cpu() - ref).abs().max().item() / level)
+        assert worst <= 2.01, f"{worst:.2f} grey levels from CLIP's processor"
+        return dict(max_levels=round(worst, 2))
+    checks("tensor preprocessing on the device vs CLIP's processor", preprocessing)
+    def training():
+        from clipcap.bench import bench_train_step
+        r = bench_train_step(ConfigS(**layouts(bb)["clipcap"]), device, batch=8, tokens=6, steps=2, say=lambda *a: None)
+        return dict(captions_per_s=round(r["captions_per_s"], 1), precision=r["precision"])
+    checks("training steps", training)
+    def sharded():
+        folder = work/"shard"; folder.mkdir(exist_ok=True)
+        for i, im in enumerate(images[:7]): im.save(folder/f"{i:02d}.png")
+        (folder/"broken.png").write_bytes(b"not a png")
+        net = build("clipcap", layouts(bb)["clipcap"]); net.save_pretrained(work/"ckpt")
+        base = [sys.executable, "-m", "clipcap.cli", "image", str(folder), "--json", "-C", str(work/"ckpt"), "--batch-size", "2", "--device", device]
+        one = subprocess.run(base, capture_output=True, text=True, timeout=300)
+        two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", *base[1:]],
+                             capture_output=True, text=True, timeout=300)
+        assert two.stdout == one.stdout, f"2 processes printed {len(two.stdout.splitlines())} lines, 1 process {len(one.stdout.splitlines())}"
+        assert two.stderr.count("clipcap: error:") == 1 and one.returncode == 1 and two.returncode != 0
+        return dict(lines=len(two.stdout.splitlines()))
+    if not quick: checks("clipcap image under torchrun, 2 processes", sharded)
+
+def bench(device: str, quick: bool, out: Path, seconds: float, extra: list[str], checks: Checks):
+    "`clipcap bench --device DEVICE` in a subprocess, stopped after `seconds`; its JSON to `out/bench.json`."
+    cmd = [sys.executable, "-m", "clipcap.cli", "bench", "--device", device, "--out", str(out/"bench.json"), *(["--quick"] if quick else []), *extra]
+    log("running", " ".join(cmd[2:]), f"(at most {seconds:.0f} s)")
+    def run():
+        with open(out/"bench.log", "w") as f:
+            try: p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=f, timeout=seconds)
+            except subprocess.TimeoutExpired: raise TimeoutError(f"the bench did not finish in {seconds:.0f} s (see bench.log)") from None
+        tail = (out/"bench.log").read_text().splitlines()
+        if p.returncode: raise RuntimeError(f"exit status {p.returncode}: {tail[-1] if tail else ''}")
+        summary = [l for l in tail if not l.startswith("clipcap bench:")]
+        print("\n".join(summary), flush=True)
+        return dict(summary=summary)
+    checks(f"clipcap bench --device {device}", run)
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cuda", help="cuda (default) or cpu")
+    p.add_argument("--quick", action="store_true", help="fewer checks and `clipcap bench --quick`")
+    p.add_argument("--out", default=os.environ.get("OUT") or "gpu_check_out", help="folder for the results (default: $OUT, else ./gpu_check_out)")
+    p.add_argument("--budget", type=float, default=470, help="seconds the whole check may take (default 470: under 8 minutes)")
+    p.add_argument("--install", action=argparse.BooleanOptionalAction, default=None,
+                   help="pip install this checkout (--no-deps) first (default: on CUDA only; on a developer's machine the "
+                        "editable install may point elsewhere: clipcap is then imported from this checkout)")
+    p.add_argument("--skip-bench", action="store_true", help="smoke tests only")
+    p.add_argument("--bench-args", default="", help="more flags for clipcap bench, e.g. '--shape tiny --skip video'")
+    args = p.parse_args(argv)
+    start, out = time.monotonic(), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = dict(started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), device=args.device, quick=args.quick, python=platform.python_version())
+    report["install"] = install(not (args.device.startswith("cuda") if args.install is None else args.install))
+    import torch
+    report |= dict(torch=torch.__version__, cuda=torch.version.cuda, cuda_available=torch.cuda.is_available(),
+                   gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None)
+    log(f"torch {torch.__version__}, CUDA {torch.version.cuda}, GPU {report['gpu']}")
+    checks = Checks()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        checks("CUDA is available", lambda: (_ for _ in ()).throw(RuntimeError("torch.cuda.is_available() is False")))
+    else:
+        with tempfile.TemporaryDirectory(prefix="clipcap_gpu_check_") as work: smoke(args.device, args.quick, Path(work), checks)
+        if not args.skip_bench:
+            left = args.budget - (time.monotonic() - start)
+            if left < 60: checks("time left for the bench", lambda: (_ for _ in ()).throw(TimeoutError(f"only {left:.0f} s left")))
+            else: bench(args.device, args.quick, out, left - 10, args.bench_args.split(), checks)
+    report |= dict(seconds=round(time.monotonic() - start, 1), checks=checks.results, failed=[r["name"] for r in checks.failed])
+    (out/"gpu_check.json").write_text(json.dumps(report, indent=1, default=str) + "\n")
+    log(f"{len(checks.results) - len(checks.failed)} passed, {len(checks.failed)} failed in {report['seconds']:.0f} s; results in {out}")
+    return 1 if checks.failed else 0
+
+if __name__ == "__main__": sys.exit(main())
