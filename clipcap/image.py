@@ -277,7 +277,8 @@ def _caption_files(self: Captioner, sources, batch_size: int = 32, progress: boo
     from tqdm.auto import tqdm
     if batch_size < 1: raise ClipcapError(f"batch size must be at least 1, got {batch_size}")
     self._check_decoding(decoding)
-    items, workers = expand_images(sources), default_workers() if workers is None else workers
+    items = expand_images(sources)
+    workers = min(default_workers() if workers is None else workers, len(items) - 1)   # one image: no thread to wait for
     def load(source):
         try: return self.prepare(source)
         except ImageError as e: return e, None
