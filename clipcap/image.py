@@ -88,7 +88,7 @@ class TensorPreprocessor:
         self.scale = p.rescale_factor if p.do_rescale else 1.0
         self.mean, self.std = (torch.tensor(p.image_mean), torch.tensor(p.image_std)) if p.do_normalize else (None, None)
         self.uint8_kernel = uint8_kernel                     # None: on the CPU, whose uint8 kernel rounds as PIL does
-        self.chunk = 32                                      # pictures resized at once (full-size float copies on a GPU)
+        self.chunk = 32                                      # pictures resized at once, fewer when large (float copies on a GPU)
 
     def resized_size(self, h: int, w: int) -> tuple[int, int]:
         "The `(height, width)` an `h × w` image is resized to (as transformers computes it)."
@@ -125,7 +125,8 @@ class TensorPreprocessor:
         out = [None] * len(images)
         groups = {}
         for i, im in enumerate(images): groups.setdefault(tuple(im.shape), []).append(i)   # one resize per size,
-        chunks = [idx[k:k + self.chunk] for idx in groups.values() for k in range(0, len(idx), self.chunk)]  # a few at a time
+        per = {shape: max(1, min(self.chunk, 2 ** 25 // (shape[0] * shape[1]))) for shape in groups}   # a few at a time
+        chunks = [idx[k:k + per[s]] for s, idx in groups.items() for k in range(0, len(idx), per[s])]
         for idx in chunks:
             x = torch.stack([images[i].to(device, non_blocking=True) for i in idx]).permute(0, 3, 1, 2)  # (n, 3, H, W) uint8
             x = self.center_crop(self.resize(x))
@@ -245,8 +246,10 @@ _add_methods(Captioner, prepare=_prepare, embed=_embed, encode=_encode, _caption
 
 # %% ../nbs/05_image.ipynb #35a2431d
 def default_workers() -> int:
-    "Threads that load images by default: one per CPU core, at most 16."
-    return max(1, min(16, os.cpu_count() or 1))
+    "Threads that load images by default: one per CPU core (shared among the processes a launcher started here), at most 16."
+    try: local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+    except ValueError: local = 1
+    return max(1, min(16, (os.cpu_count() or 1) // local))
 
 def ordered_map(fn, items, workers: int = 0, ahead: int = 1) -> Iterator:
     "`fn(item)` for each of `items`, in order; with `workers` threads, up to `ahead` items are worked on before they are needed."
