@@ -169,7 +169,7 @@ class Captioner:
         if self.dtype != torch.float32:                        # the mapping stays float32; its prefix is cast
             net.image_encoder.to(self.dtype); net.text_decoder.to(self.dtype)
         self.preprocessing = default_preprocessing(self.device, net) if preprocessing == "auto" else preprocessing
-        self.pixels = TensorPreprocessor(net.image_encoder.processor) if self.preprocessing == "tensor" else None
+        self.preprocessor = TensorPreprocessor(net.image_encoder.processor) if self.preprocessing == "tensor" else None
 
     def __repr__(self):
         c = self.net.config
@@ -219,18 +219,25 @@ def _fit_array(x, max_aspect: int = 8):
 
 def _prepare(self: Captioner, source) -> tuple:
     "`(picture, model input)` for one input: the RGB picture (None for a uint8 array) and what `embed` takes; raises `ImageError`."
-    if self.preprocessing == "tensor" and _is_uint8_rgb(source): return None, _fit_array(source)  # decoded frames: no PIL
-    picture = load_image(source)
-    fitted = _fit_for_clip(picture)
-    if self.preprocessing == "tensor": return picture, np.array(fitted)                            # (H, W, 3) uint8
-    return picture, self.net.image_encoder.preprocess([fitted])[0]                                 # (3, H, W) float32
+    if self.preprocessing == "tensor" and _is_uint8_rgb(source): picture, x = None, _fit_array(source)  # decoded frames: no PIL
+    else:
+        picture = load_image(source)
+        fitted = _fit_for_clip(picture)
+        if self.preprocessing == "pil": return picture, self.net.image_encoder.preprocess([fitted])[0]  # (3, H, W) float32
+        x = np.array(fitted)                                                                          # (H, W, 3) uint8
+    if self.device.type == "cpu": x = self.preprocessor([x])[0]   # on the CPU the loading threads preprocess too: (3, H, W)
+    return picture, x
+
+def _pixels(self: Captioner, inputs: list) -> torch.Tensor:
+    "CLIP's input `(B, 3, H, W)` on the device from model inputs made by `prepare` (uint8 pictures are preprocessed there)."
+    if all(torch.is_tensor(x) and x.is_floating_point() for x in inputs): return torch.stack(inputs).to(self.device)
+    return self.preprocessor(inputs, self.device)
 
 @torch.inference_mode()
 def _embed(self: Captioner, inputs: list) -> torch.Tensor:
     "CLIP embeddings `(B, D)`, float32, of model inputs made by `prepare` (each image on its own: a batch changes nothing)."
     encoder = self.net.image_encoder
-    pixels = self.pixels(inputs, self.device) if self.preprocessing == "tensor" else torch.stack(inputs)   # (B, 3, H, W)
-    return encoder(pixels.to(self.device, encoder.model.dtype)).float()
+    return encoder(self.pixels(inputs).to(encoder.model.dtype)).float()
 
 def _encode(self: Captioner, images) -> torch.Tensor:
     "CLIP embeddings `(B, D)`, float32, of a list of images (anything `load_image` reads) through this Captioner's preprocessing."
@@ -242,7 +249,7 @@ def _captions(self: Captioner, inputs: list, decoding: dict) -> list[str]:
     text = _registered(decodings, self.net.config.decoding, "decoding").text
     return [text(self.net, ids) for ids in self.net.generate(self.embed(inputs), **decoding)]
 
-_add_methods(Captioner, prepare=_prepare, embed=_embed, encode=_encode, _captions=_captions)
+_add_methods(Captioner, prepare=_prepare, pixels=_pixels, embed=_embed, encode=_encode, _captions=_captions)
 
 # %% ../nbs/05_image.ipynb #35a2431d
 def default_workers() -> int:
