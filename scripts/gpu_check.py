@@ -16,7 +16,7 @@ few training steps. Then the bench, with a time limit. Results go to `$OUT` (or 
 `bench.json` and the logs; the exit status is 1 if any smoke test failed.
 """
 from __future__ import annotations
-import argparse, importlib, json, os, platform, subprocess, sys, tempfile, time, traceback
+import argparse, importlib.util, json, os, platform, subprocess, sys, tempfile, time, traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,6 +95,7 @@ def smoke(device: str, quick: bool, work: Path, checks: Checks):
                                sampled=c.caption(few, do_sample=True, temperature=1.2, seed=0))
                     assert c.caption(few, do_sample=True, temperature=1.2, seed=0) == out["sampled"], "sampling with a seed is not repeatable"
                     with plain_inference(): out["plain"] = c.caption(few)
+                    assert c.caption([np.asarray(im) for im in few]) == out["greedy"], "arrays and PIL images of the same pixels differ"
                     assert all(isinstance(x, str) for v in out.values() for x in v)
                     return dict(greedy_equals_plain=sum(a == b for a, b in zip(out["greedy"], out["plain"])), example=out["greedy"][0])
                 checks(f"paths {name} {str(dtype)[6:]} {pre}", paths)
