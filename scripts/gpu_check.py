@@ -159,7 +159,8 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", default="cuda", help="cuda (default) or cpu")
     p.add_argument("--quick", action="store_true", help="fewer checks and `clipcap bench --quick`")
-    p.add_argument("--out", default=os.environ.get("OUT") or "gpu_check_out", help="folder for the results (default: $OUT, else ./gpu_check_out)")
+    p.add_argument("--out", default=os.environ.get("OUT") or str(Path(tempfile.gettempdir())/"clipcap_gpu_check"),
+                   help="folder for the results (default: $OUT, else clipcap_gpu_check in the temporary folder)")
     p.add_argument("--budget", type=float, default=470, help="seconds the whole check may take (default 470: under 8 minutes)")
     p.add_argument("--install", action=argparse.BooleanOptionalAction, default=None,
                    help="pip install this checkout (--no-deps) first (default: on CUDA only; on a developer's machine the "
