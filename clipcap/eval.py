@@ -144,14 +144,12 @@ def _load(checkpoint, size=None, **overrides):
 def caption_split(net, split, batch_size: int = 64, progress: bool = True, **decoding) -> dict[str, str]:
     "One caption per image of a dataset split (`{image: caption}`), decoded in batches from its embeddings."
     from tqdm.auto import tqdm
-    from clipcap.model import decodings
     names, embeds = split.image_embeddings()
-    text = decodings.get(net.config.decoding, decodings["default"]).text
     captions = {}
     for start in tqdm(range(0, len(names), batch_size), desc=f"captioning {split.name}", unit="batch", disable=not progress,
                       leave=False, dynamic_ncols=True):
         ids = net.generate(embeds[start:start + batch_size], **decoding)
-        captions.update({n: text(net, i) for n, i in zip(names[start:start + batch_size], ids)})
+        captions.update({n: net.text(i) for n, i in zip(names[start:start + batch_size], ids)})
     return captions
 
 # %% ../nbs/04_eval.ipynb #08777384
