@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-from .config import ClipcapError, load_config, write_bytes_atomic, write_text_atomic
+from .config import ClipcapError, load_config, replacing, write_text_atomic
 
 # %% auto #0
 __all__ = ['METRICS', 'java_available', 'ptb_tokenize', 'spice_available', 'score', 'caption_split', 'caption_grid', 'evaluate',
@@ -175,9 +175,7 @@ def caption_grid(items: list[dict], images_dir, path=None, columns: int = 4):
             ax.set_xlabel("\n".join(textwrap.wrap("reference: " + _printable(item["references"][0]), 40)), fontsize=7, color="0.35")
     fig.tight_layout()
     if path is not None:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90)
-        write_bytes_atomic(path, buf.getvalue())
+        with replacing(path) as tmp: fig.savefig(tmp, format="png", dpi=90)
     return fig
 
 # %% ../nbs/04_eval.ipynb #c4279301

@@ -16,11 +16,11 @@ from .config import Config, ConfigS, ClipcapError, ConfigError, write_text_atomi
 from .decoding import check_decoding, family, make_feed, decode, caption_text, image_keys
 
 # %% auto #0
-__all__ = ['TINY_CAPTIONS', 'mappings', 'ROWS', 'EXACT_BATCH', 'WEIGHTS_NAME', 'CONFIG_NAME', 'quiet_transformers',
+__all__ = ['TINY_CAPTIONS', 'mappings', 'ROWS', 'EXACT_BATCH', 'WEIGHTS_NAME', 'CONFIG_NAME', 'CONFIG_KEY', 'quiet_transformers',
            'train_tokenizer', 'redraw_', 'tiny_backbones', 'demo_images', 'ImageEncoder', 'Mapping', 'MLPMapping',
            'LinearMapping', 'ClipCapAttention', 'ClipCapLayer', 'ClipCapTransformerMapping', 'TextDecoder', 'Net',
            'FrozenLinear', 'plain_inference', 'FastVision', 'FastMapping', 'FastMLPMapping', 'FastClipCapMapping',
-           'FastGPT2']
+           'FastGPT2', 'read_checkpoint', 'checkpoint_config']
 
 # %% ../nbs/01_model.ipynb #90c01c0d
 from contextlib import contextmanager
@@ -729,8 +729,12 @@ def _caption(self: Net, images: Sequence[Image.Image], **decoding) -> list[str]:
 
 _add_methods(Net, generate=_generate, text=_text, caption=_caption)
 
+# %% ../nbs/01_model.ipynb #d1a2b3c1
+from safetensors import safe_open
+from .config import replacing
+
 # %% ../nbs/01_model.ipynb #b9b78a0c
-WEIGHTS_NAME, CONFIG_NAME = "model.safetensors", "config.json"
+WEIGHTS_NAME, CONFIG_NAME, CONFIG_KEY = "model.safetensors", "config.json", "clipcap.config"
 
 def _stored_state(self: Net) -> dict[str, torch.Tensor]:
     "The weights a checkpoint stores: the mapping, and GPT-2 unless it is frozen (tied weights once)."
@@ -740,34 +744,45 @@ def _stored_state(self: Net) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in state.items()}
 
 def _save_pretrained(self: Net, path) -> Path:
-    "Save `config.json` and `model.safetensors` into the folder `path`."
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path, prefix=".model.", suffix=".tmp", delete=False) as f: tmp = Path(f.name)
-    try:
-        save_file(self._stored_state(), str(tmp), metadata={"format": "pt", "clipcap": "1"})
-        tmp.replace(path/WEIGHTS_NAME)
-    finally: tmp.unlink(missing_ok=True)
-    self.config.to_json(path/CONFIG_NAME)
+    "Save `model.safetensors` (the weights, and the config in their metadata), then `config.json`, into the folder `path`."
+    path, config = Path(path), self.config.to_json()
+    with replacing(path/WEIGHTS_NAME) as tmp:                          # the commit point: weights and config, one file
+        save_file(self._stored_state(), str(tmp), metadata={"format": "pt", "clipcap": "1", CONFIG_KEY: config})
+    write_text_atomic(path/CONFIG_NAME, config)                         # the same config, for people and tools
     return path
 
 _add_methods(Net, _stored_state=_stored_state, save_pretrained=_save_pretrained)
+
+# %% ../nbs/01_model.ipynb #d1a2b3c3
+def read_checkpoint(path, weights: bool = True) -> tuple[Config, dict[str, torch.Tensor] | None]:
+    "The config and (with `weights`) the stored weights of the checkpoint folder `path`, read through one open of its weights."
+    path = Path(path)
+    file, meta, state = path/WEIGHTS_NAME, {}, None
+    if file.is_file():
+        try:
+            with safe_open(str(file), "pt") as f:
+                meta = f.metadata() or {}
+                if weights: state = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as e: raise ClipcapError(f"cannot read {file}: {e}") from None
+    if CONFIG_KEY in meta: return Config.from_json(meta[CONFIG_KEY]), state
+    if (path/CONFIG_NAME).is_file() and (file.is_file() or not weights):   # saved before the config went into the weights
+        return Config.from_json(path/CONFIG_NAME), state
+    raise ClipcapError(f"{path} is not a clipcap checkpoint folder (it needs {CONFIG_NAME} and {WEIGHTS_NAME})")
+
+def checkpoint_config(path) -> Config:
+    "The config of the checkpoint folder `path`: the one its weights carry, else its `config.json`."
+    return read_checkpoint(path, weights=False)[0]
 
 # %% ../nbs/01_model.ipynb #d770e0e3
 @classmethod
 def _net_from_pretrained(cls, path, **overrides) -> Net:
     "Load a clipcap checkpoint folder; `overrides` are config fields (e.g. local backbone folders)."
-    path = Path(path)
-    if not (path/CONFIG_NAME).is_file() or not (path/WEIGHTS_NAME).is_file():
-        raise ClipcapError(f"{path} is not a clipcap checkpoint folder (it needs {CONFIG_NAME} and {WEIGHTS_NAME})")
-    config = Config.from_json(path/CONFIG_NAME).update(**overrides)
-    net = cls(config)
-    try: state = load_file(str(path/WEIGHTS_NAME))
-    except Exception as e: raise ClipcapError(f"cannot read {path/WEIGHTS_NAME}: {e}") from None
+    config, state = read_checkpoint(path)
+    net = cls(config.update(**overrides))
     missing, unexpected = net.load_state_dict(state, strict=False)
     expected = set(net._stored_state())
     if unexpected or expected - set(state):
-        raise ClipcapError(f"{path/WEIGHTS_NAME} does not fit this config: "
+        raise ClipcapError(f"{Path(path)/WEIGHTS_NAME} does not fit this config: "
                            f"missing {sorted(expected - set(state))[:3]}, unexpected {sorted(unexpected)[:3]}")
     return net.eval()
 
