@@ -10,8 +10,8 @@ from pathlib import Path
 import torch, torch.nn as nn
 from safetensors.torch import load_file
 
-from .config import ClipcapError, ConfigError, Config, config_for_size
-from .model import Net, CONFIG_NAME, WEIGHTS_NAME
+from .config import ClipcapError, ConfigError, Config, config_for_size, replacing
+from .model import Net, CONFIG_NAME, WEIGHTS_NAME, checkpoint_config
 
 # %% auto #0
 __all__ = ['FORMAT_NAMES', 'FORMATS', 'RELEASED', 'DRIVE_URL', 'read_state', 'checkpoint_format', 'seed_config', 'seed_weights',
@@ -178,9 +178,10 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
 
 def _is_own_folder(path: Path) -> bool:
-    if not (path/CONFIG_NAME).is_file() or not (path/WEIGHTS_NAME).is_file(): return False
-    try: return "clip_model" in json.loads((path/CONFIG_NAME).read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError): return False
+    "Whether `path` is a clipcap checkpoint folder: its weights carry a clipcap config, or its `config.json` is one."
+    if not (path/WEIGHTS_NAME).is_file(): return False
+    try: return checkpoint_config(path) is not None
+    except ClipcapError: return False
 
 def load_net(source=None, size: str | None = None, **overrides) -> Net:
     "A `Net` from `source`: a clipcap checkpoint folder, a seed or ClipCap `.pt` file, a Hub id, or `None` (the released `size`)."
@@ -217,11 +218,9 @@ def released_checkpoint(size: str = "S", cache_dir=None, url: str | None = None,
     target = cache_folder(cache_dir)/key/"model.pt"
     if target.is_file(): return target
     url = (url or os.environ.get("CLIPCAP_DOWNLOAD_URL") or DRIVE_URL).format(id=RELEASED[key])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".model.pt.", suffix=".part")
-    try:
-        import gdown
-        with os.fdopen(fd, "wb") as f:
+    import gdown
+    with replacing(target) as tmp:                                      # renamed into place only once it is checked
+        with open(tmp, "wb") as f:
             log = {"start": f"Downloading the seed's released {key} checkpoint\n", "output": f"To: {target}\n"}
             try: gdown.download(url, f, quiet=quiet, timeout=(15, 60), log_messages=log)
             except Exception as e:
@@ -232,8 +231,6 @@ def released_checkpoint(size: str = "S", cache_dir=None, url: str | None = None,
         try: fmt = checkpoint_format(read_state(tmp, mmap=True))
         except ClipcapError as e: raise ClipcapError(f"the download from {url} is not a usable checkpoint: {e}") from None
         if fmt != "seed": raise ClipcapError(f"the download from {url} is {FORMAT_NAMES[fmt]} checkpoint, not the seed's {key} release")
-        os.replace(tmp, target)
-    finally: Path(tmp).unlink(missing_ok=True)
     return target
 
 # %% ../nbs/01a_checkpoints.ipynb #1dbca06c
