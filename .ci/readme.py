@@ -14,9 +14,11 @@ import base64, configparser, json, re, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
-WIDGET_PICTURES = {  # a code cell that makes this widget -> the picture that stands for its output
-    "ImageCaptionDemo(": ("The image demo", "screenshots/image_demo.png"),
-    "VideoCaptionDemo(": ("The video demo", "screenshots/video_demo.png"),
+WIDGET_PICTURES = {  # a code cell that makes this widget -> the picture that stands for its output, and what it shows
+    "ImageCaptionDemo(": ("The image demo", "screenshots/image_demo.png",
+                          "the quick demo's model (trained on drawn shapes) captioning four held-out drawings it never saw in training"),
+    "VideoCaptionDemo(": ("The video demo", "screenshots/video_demo.png",
+                          "the quick demo's model captioning the demo's four-scene clip, a frame a second, with the subtitles to download"),
 }
 
 def _site() -> str:
@@ -34,9 +36,8 @@ def _outputs(cell: dict, code: str, figures: dict) -> list:
     for o in cell.get("outputs", []):
         data = o.get("data", {})
         if "application/vnd.jupyter.widget-view+json" in data:
-            alt, pic = next((v for k, v in WIDGET_PICTURES.items() if k in code), ("an interactive widget", None))
-            parts.append(f"![{alt}](nbs/{pic})\n\n*{alt}: a screenshot from the browser tests, which run an untrained "
-                         f"tiny model (hence the nonsense captions). The docs site shows the demo model's captions here.*" if pic else
+            alt, pic, shows = next((v for k, v in WIDGET_PICTURES.items() if k in code), ("an interactive widget", None, None))
+            parts.append(f"![{alt}](nbs/{pic})\n\n*{alt} in JupyterLab, from the browser tests: {shows}.*" if pic else
                          f"*({alt}: open the notebook in JupyterLab, or see the docs site)*")
             continue
         if "image/png" in data:
