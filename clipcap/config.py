@@ -4,7 +4,8 @@
 
 # %% ../nbs/00_config.ipynb #b615092a
 from __future__ import annotations
-import contextlib, ctypes, dataclasses, difflib, json, os, platform, re, secrets, stat
+import atexit, contextlib, ctypes, dataclasses, difflib, functools, json, multiprocessing.util, os, platform, re, secrets
+import shutil, stat, tempfile
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from filelock import FileLock, Timeout
 # %% auto #0
 __all__ = ['LOCK_NAME', 'ClipcapError', 'ConfigError', 'Config', 'ConfigS', 'ConfigL', 'config_for_size', 'is_temporary',
            'replacing', 'write_bytes_atomic', 'write_text_atomic', 'FolderInUse', 'owning', 'load_config',
-           'keep_freed_memory']
+           'keep_freed_memory', 'temporary_folder']
 
 # %% ../nbs/00_config.ipynb #76bd5151
 class ClipcapError(Exception):
@@ -296,3 +297,12 @@ def keep_freed_memory(limit: int = 2 ** 30) -> bool:
     try: mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError): return False
     return bool(mallopt(_M_MMAP_THRESHOLD, limit) and mallopt(_M_TRIM_THRESHOLD, limit))
+
+# %% ../nbs/00_config.ipynb #e4cdca00
+def temporary_folder(prefix: str = "clipcap-") -> Path:
+    "A new temporary folder, removed with its contents when this process exits, normally or after an error."
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    remove = functools.partial(shutil.rmtree, path, ignore_errors=True)    # bound now: module globals may be gone at exit
+    atexit.register(remove)
+    multiprocessing.util.Finalize(None, remove, exitpriority=0)          # pool workers exit through this, not atexit
+    return path
