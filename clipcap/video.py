@@ -34,12 +34,17 @@ class VideoInfo:
     codec: str
     start: float = 0.0      # the container's start time: every time in clipcap counts from it, as players do
 
+# av 19 reads every metadata tag as UTF-8 with `surrogateescape` and dropped the `metadata_errors` argument;
+# earlier releases raise on a tag that is not UTF-8 (a title written by an old Windows tool) unless told to ignore it
+_OPEN_OPTIONS = {} if int(av.__version__.split(".")[0]) >= 19 else {"metadata_errors": "ignore"}
+
 def _open(path):
     "Open `path` with PyAV: `(container, video stream, VideoInfo)`, or a one-line `ClipcapError` that says why not."
     path = Path(path)
     if not path.exists(): raise ClipcapError(f"video not found: {path}")
     if path.is_dir(): raise ClipcapError(f"{path} is a folder, not a video")
-    try: container = av.open("file:" + str(path.resolve()), metadata_errors="ignore")
+    if path.stat().st_size == 0: raise ClipcapError(f"{path} is an empty file (0 bytes), not a video")
+    try: container = av.open("file:" + str(path.resolve()), **_OPEN_OPTIONS)
     except av.error.FFmpegError as e: raise ClipcapError(f"{path} is not a video clipcap can read ({e.strerror})") from None
     except OSError as e: raise ClipcapError(f"cannot open {path}: {e.strerror or e}") from None
     if not container.streams.video:
