@@ -8,7 +8,7 @@ import json, os, re, secrets, shutil, signal, socket, subprocess, sys, tempfile,
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import ClipcapError, _add_methods
+from .config import ClipcapError, _add_methods, temporary_folder
 
 # %% auto #0
 __all__ = ['LAB_SETTINGS', 'CHROMIUM_ARGS', 'DEMO_SETUP', 'DEMO_CAPTIONER', 'free_port', 'lab_env', 'JupyterLab', 'chromium_path',
@@ -67,7 +67,7 @@ class JupyterLab:
 # %% ../nbs/10_browser.ipynb #e9050c43
 def _start(self: JupyterLab) -> JupyterLab:
     "Start the server and wait until its REST API answers."
-    self.folder = Path(tempfile.mkdtemp(prefix="clipcap-lab-"))
+    self.folder = temporary_folder("clipcap-lab-")
     self.port, self.token = free_port(), secrets.token_hex(16)
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
            "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
