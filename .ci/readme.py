@@ -1,7 +1,8 @@
 """README.md is index.ipynb rendered as Markdown (Quarto is not available everywhere, so we render it ourselves).
 
 python .ci/readme.py          write README.md from nbs/index.ipynb
-python .ci/readme.py --check  fail if README.md is out of step with nbs/index.ipynb
+python .ci/readme.py --check  fail if README.md is out of step with nbs/index.ipynb, or if .ci/run does not run
+                              the test command README.md gives (an `nbdev_test ...` line in a sh block)
 
 What differs from the docs site, because GitHub shows README.md from the repository root:
 - links to chapter pages (`model.html`) point at the published site (doc_host + doc_baseurl in settings.ini);
@@ -14,9 +15,11 @@ import base64, configparser, json, re, sys
 from pathlib import Path
 
 root = Path(__file__).resolve().parent.parent
-WIDGET_PICTURES = {  # a code cell that makes this widget -> the picture that stands for its output
-    "ImageCaptionDemo(": ("The image demo", "screenshots/image_demo.png"),
-    "VideoCaptionDemo(": ("The video demo", "screenshots/video_demo.png"),
+WIDGET_PICTURES = {  # a code cell that makes this widget -> the picture that stands for its output, and what it shows
+    "ImageCaptionDemo(": ("The image demo", "screenshots/image_demo.png",
+                          "the quick demo's model (trained on drawn shapes) captioning four held-out drawings it never saw in training"),
+    "VideoCaptionDemo(": ("The video demo", "screenshots/video_demo.png",
+                          "the quick demo's model captioning the demo's four-scene clip, a frame a second, with the subtitles to download"),
 }
 
 def _site() -> str:
@@ -34,9 +37,8 @@ def _outputs(cell: dict, code: str, figures: dict) -> list:
     for o in cell.get("outputs", []):
         data = o.get("data", {})
         if "application/vnd.jupyter.widget-view+json" in data:
-            alt, pic = next((v for k, v in WIDGET_PICTURES.items() if k in code), ("an interactive widget", None))
-            parts.append(f"![{alt}](nbs/{pic})\n\n*{alt}: a screenshot from the browser tests, which run an untrained "
-                         f"tiny model (hence the nonsense captions). The docs site shows the demo model's captions here.*" if pic else
+            alt, pic, shows = next((v for k, v in WIDGET_PICTURES.items() if k in code), ("an interactive widget", None, None))
+            parts.append(f"![{alt}](nbs/{pic})\n\n*{alt} in JupyterLab, from the browser tests: {shows}.*" if pic else
                          f"*({alt}: open the notebook in JupyterLab, or see the docs site)*")
             continue
         if "image/png" in data:
@@ -64,6 +66,18 @@ def render() -> tuple[str, dict]:
     head = "<!-- Generated from nbs/index.ipynb by .ci/readme.py: edit the notebook, not this file. -->\n\n"
     return head + "\n\n".join(parts) + "\n", figures
 
+def test_commands(text: str) -> list[str]:
+    "The `nbdev_test ...` command lines of the sh blocks in `text` (README.md), without their comments."
+    blocks = re.findall(r"^```sh\n(.*?)^```", text, flags=re.M | re.S)
+    return [l.split("#")[0].strip() for b in blocks for l in b.splitlines() if l.strip().startswith("nbdev_test")]
+
+def check_ci(text: str) -> str | None:
+    "Why .ci/run is out of step with README.md's test command, or None."
+    commands, run = test_commands(text), (root/".ci/run").read_text(encoding="utf-8")
+    if not commands: return "README.md gives no test command (an nbdev_test line in a sh block)"
+    missing = [c for c in commands if not re.search(rf"^\s*{re.escape(c)}\s*(#.*)?$", run, flags=re.M)]
+    return f".ci/run does not run README.md's test command {missing[0]!r}" if missing else None
+
 if __name__ == "__main__":
     text, figures = render()
     stale = sorted(set((root/"nbs").glob("screenshots/readme_figure_*.png")) - {root/"nbs"/f for f in figures})
@@ -71,6 +85,7 @@ if __name__ == "__main__":
         wrong = [f for f, data in figures.items() if not (root/"nbs"/f).is_file() or (root/"nbs"/f).read_bytes() != data]
         if (root/"README.md").read_text(encoding="utf-8") != text or wrong or stale:
             sys.exit("README.md (or its pictures in nbs/screenshots) is out of step with nbs/index.ipynb: run python .ci/readme.py")
+        if why := check_ci(text): sys.exit(why)
     else:
         for f, data in figures.items(): (root/"nbs"/f).write_bytes(data)
         for f in stale: f.unlink()

@@ -8,7 +8,7 @@ import json, os, re, secrets, shutil, signal, socket, subprocess, sys, tempfile,
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import ClipcapError, _add_methods
+from .config import ClipcapError, _add_methods, temporary_folder
 
 # %% auto #0
 __all__ = ['LAB_SETTINGS', 'CHROMIUM_ARGS', 'DEMO_SETUP', 'DEMO_CAPTIONER', 'free_port', 'lab_env', 'JupyterLab', 'chromium_path',
@@ -67,7 +67,7 @@ class JupyterLab:
 # %% ../nbs/10_browser.ipynb #e9050c43
 def _start(self: JupyterLab) -> JupyterLab:
     "Start the server and wait until its REST API answers."
-    self.folder = Path(tempfile.mkdtemp(prefix="clipcap-lab-"))
+    self.folder = temporary_folder("clipcap-lab-")
     self.port, self.token = free_port(), secrets.token_hex(16)
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}",
            "--ServerApp.port_retries=0", f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
@@ -214,18 +214,12 @@ def widget_button(scope, label: str):
     return scope.locator("button.jupyter-button").filter(has_text=re.compile(rf"^\s*{re.escape(label)}\s*$"))
 
 # %% ../nbs/10_browser.ipynb #a068646e
-DEMO_SETUP = """from pathlib import Path
-from clipcap.config import ConfigS
-from clipcap.model import Net, tiny_backbones, redraw_, quiet_transformers
-from clipcap.image import Captioner, ImageCaptionDemo
+DEMO_SETUP = """from clipcap.image import Captioner, ImageCaptionDemo
 from clipcap.video import VideoCaptionDemo"""
 
-DEMO_CAPTIONER = """b = tiny_backbones(Path.cwd()/"backbones")
-with quiet_transformers(): net = Net(ConfigS(clip_model=b["clip"], text_model=b["gpt2"], n_heads=2, num_layers=2, max_len=12))
-redraw_(net.mapping, seed=0)
-captioner = Captioner(net)
-captioner.save_pretrained("captioner");   # the test captions the same files with this copy, in Python"""
+DEMO_CAPTIONER = """# the model `clipcap demo --quick --out demo` trained beside this notebook
+captioner = Captioner.from_pretrained("demo/model")"""
 
 def demo_notebook(path, *demos: str) -> Path:
-    "Write a notebook at `path` that builds a tiny captioner and shows each of `demos` (code such as `ImageCaptionDemo(captioner)`)."
+    "Write a notebook at `path` that loads the demo's model from `demo/model` beside it and shows each of `demos` (code such as `ImageCaptionDemo(captioner)`)."
     return write_notebook(path, DEMO_SETUP, DEMO_CAPTIONER, *demos)

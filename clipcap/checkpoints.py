@@ -10,15 +10,13 @@ from pathlib import Path
 import torch, torch.nn as nn
 from safetensors.torch import load_file
 
-from .config import ClipcapError, ConfigError, Config, config_for_size
-from .model import Net, Decoding, mappings, decodings, CONFIG_NAME, WEIGHTS_NAME
+from .config import ClipcapError, ConfigError, Config, config_for_size, replacing
+from .model import Net, CONFIG_NAME, WEIGHTS_NAME, checkpoint_config
 
 # %% auto #0
-__all__ = ['FORMATS', 'RELEASED', 'DRIVE_URL', 'read_state', 'checkpoint_format', 'seed_config', 'seed_weights',
-           'ClipCapAttention', 'ClipCapLayer', 'ClipCapTransformerMapping', 'clipcap_config', 'clipcap_weights',
-           'net_from_file', 'load_net', 'Feed', 'SeedFeed', 'sampler', 'greedy_decode', 'beam_decode', 'SeedDecoding',
-           'ClipCapDecoding', 'cache_folder', 'released_checkpoint', 'add_download_args', 'run_download',
-           'hub_snapshot']
+__all__ = ['FORMAT_NAMES', 'FORMATS', 'RELEASED', 'DRIVE_URL', 'read_state', 'checkpoint_format', 'seed_config', 'seed_weights',
+           'clipcap_config', 'clipcap_weights', 'net_from_file', 'load_net', 'cache_folder', 'released_checkpoint',
+           'add_download_args', 'run_download', 'hub_snapshot']
 
 # %% ../nbs/01a_checkpoints.ipynb #291db25e
 _WRAPPERS = ("model1_state_dict", "model_state_dict", "state_dict", "model")  # keys under which training scripts nest the weights
@@ -69,6 +67,8 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0] if text else type(e).__name__
 
 # %% ../nbs/01a_checkpoints.ipynb #86766f09
+FORMAT_NAMES = {"seed": "the seed's", "clipcap": "ClipCap's", "own": "clipcap's own"}  # how messages name each format
+
 def checkpoint_format(state: dict) -> str:
     "Which code wrote `state`, from its key names: `'seed'`, `'clipcap'` (ClipCap's releases) or `'own'` (clipcap's weights file)."
     keys = list(state)
@@ -98,7 +98,7 @@ def _layer_count(state: dict, prefix: str) -> int:
     return max(found) + 1 if found else 0
 
 def _need(state: dict, key: str, path) -> torch.Tensor:
-    if key not in state: raise ClipcapError(f"{path} looks like a {checkpoint_format(state)} checkpoint but lacks {key}")
+    if key not in state: raise ClipcapError(f"{path} looks like {FORMAT_NAMES[checkpoint_format(state)]} checkpoint but lacks {key}")
     return state[key]
 
 def seed_config(state: dict, size: str | None = None, path="checkpoint", **overrides) -> Config:
@@ -117,70 +117,6 @@ def seed_weights(state: dict) -> dict[str, torch.Tensor]:
     "A seed state dict with clipcap's key names."
     return _renamed(state, {"ie.model.": "image_encoder.model.", "mp.": "mapping.", "td.model.": "text_decoder.model."})
 
-# %% ../nbs/01a_checkpoints.ipynb #899a7e5f
-class ClipCapAttention(nn.Module):
-    "Multi-head self-attention in ClipCap's layout: `to_queries`, `to_keys_values` (no biases) and `project`."
-    def __init__(self, dim: int, n_heads: int):
-        super().__init__()
-        if dim % n_heads: raise ConfigError(f"n_heads={n_heads} must divide GPT-2's width {dim}")
-        self.n_heads, self.scale = n_heads, (dim // n_heads) ** -0.5
-        self.to_queries = nn.Linear(dim, dim, bias=False)
-        self.to_keys_values = nn.Linear(dim, 2 * dim, bias=False)
-        self.project = nn.Linear(dim, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, N, dim)
-        "Self-attention over the rows of `x` `(B, N, dim)`: every row attends to every row (no mask)."
-        B, N, dim = x.shape
-        q = self.to_queries(x).view(B, N, self.n_heads, -1).transpose(1, 2)                            # (B, h, N, d)
-        k, v = self.to_keys_values(x).view(B, N, 2, self.n_heads, -1).permute(2, 0, 3, 1, 4)           # 2 × (B, h, N, d)
-        weights = ((q @ k.transpose(-2, -1)) * self.scale).softmax(-1)                                # (B, h, N, N)
-        return self.project((weights @ v).transpose(1, 2).reshape(B, N, dim))                          # (B, N, dim)
-
-class ClipCapLayer(nn.Module):
-    "A pre-norm transformer layer in ClipCap's layout: `norm1`, `attn`, `norm2`, `mlp.fc1`/`mlp.fc2` (ReLU)."
-    def __init__(self, dim: int, n_heads: int, mlp_ratio: int = 2):
-        super().__init__()
-        self.norm1, self.attn, self.norm2 = nn.LayerNorm(dim), ClipCapAttention(dim, n_heads), nn.LayerNorm(dim)
-        self.mlp = nn.ModuleDict(dict(fc1=nn.Linear(dim, dim * mlp_ratio), fc2=nn.Linear(dim * mlp_ratio, dim)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, N, dim)
-        "`x` `(B, N, dim)` plus attention over its normalised rows, then plus the ReLU MLP of the normalised sum."
-        x = x + self.attn(self.norm1(x))
-        return x + self.mlp.fc2(torch.relu(self.mlp.fc1(self.norm2(x))))
-
-# %% ../nbs/01a_checkpoints.ipynb #8452538f
-class ClipCapTransformerMapping(nn.Module):
-    "ClipCap's transformer mapping: normalised image embedding → `clip_length` rows + `ep_len` learned rows → transformer → prefix."
-    def __init__(self, in_dim: int, n_embd: int, ep_len: int, num_layers: int = 8, n_heads: int = 8, mlp_ratio: int = 2,
-                 clip_length: int | None = None):
-        super().__init__()
-        self.in_dim, self.n_embd, self.ep_len, self.clip_length = in_dim, n_embd, ep_len, clip_length or ep_len
-        self.linear = nn.Linear(in_dim, self.clip_length * n_embd)
-        self.prefix_const = nn.Parameter(torch.randn(ep_len, n_embd))
-        self.transformer = nn.ModuleDict(dict(layers=nn.ModuleList(ClipCapLayer(n_embd, n_heads, mlp_ratio) for _ in range(num_layers))))
-
-    @classmethod
-    def from_config(cls, config: Config, in_dim: int, n_embd: int):
-        "The mapping `config` describes (`forward_expansion` is the MLP ratio), from `in_dim` features to GPT-2's width `n_embd`."
-        return cls(in_dim, n_embd, config.ep_len, config.num_layers, config.n_heads, config.forward_expansion)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, in_dim)
-        "The prefix `(B, ep_len, n_embd)` for image embeddings `x` `(B, in_dim)`."
-        x = x / x.norm(2, -1, keepdim=True)                                         # ClipCap trained on normalised features
-        x = self.linear(x).view(len(x), self.clip_length, self.n_embd)              # (B, clip_length, n_embd)
-        x = torch.cat([x, self.prefix_const.expand(len(x), -1, -1)], dim=1)         # (B, clip_length + K, n_embd)
-        for layer in self.transformer.layers: x = layer(x)
-        return x[:, self.clip_length:]                                              # (B, K, n_embd)
-
-    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        w = state_dict.get(prefix + "linear.weight")  # (clip_length * n_embd, in_dim)
-        if w is not None and w.shape[1] == self.in_dim and w.shape[0] % self.n_embd == 0 and w.shape != self.linear.weight.shape:
-            self.clip_length = w.shape[0] // self.n_embd
-            self.linear = nn.Linear(self.in_dim, w.shape[0]).to(self.linear.weight)
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
-
-mappings["clipcap_transformer"] = ClipCapTransformerMapping
-
 # %% ../nbs/01a_checkpoints.ipynb #82d09f16
 def _text_width(config: Config) -> int:
     "GPT-2's width for `config.text_model`, from its config alone."
@@ -197,11 +133,12 @@ def clipcap_config(state: dict, size: str | None = None, path="checkpoint", **ov
         fc1 = _need(state, "clip_project.transformer.layers.0.mlp.fc1.weight", path)  # (n_embd * mlp_ratio, n_embd)
         fields |= dict(mapping="clipcap_transformer", ep_len=K, n_heads=8, forward_expansion=fc1.shape[0] // n_embd,
                        num_layers=_layer_count(state, "clip_project.transformer.layers"))
-    else:                                                                     # the MLP layout
-        out = _need(state, "clip_project.model.2.weight", path).shape[0]      # (n_embd * K, n_embd * K / 2)
+    else:                                                                     # the MLP layout, or one linear layer
+        linear = "clip_project.weight" in state                               # their code's choice for prefix_length > 10
+        out = _need(state, "clip_project.weight" if linear else "clip_project.model.2.weight", path).shape[0]  # (n_embd * K, ...)
         n_embd = state["gpt.transformer.wte.weight"].shape[1] if has_gpt else _text_width(config_for_size(size, **overrides))
         if out % n_embd: raise ClipcapError(f"{path}: the mapping's {out} outputs are not a multiple of GPT-2's width {n_embd}")
-        fields |= dict(mapping="mlp", ep_len=out // n_embd)
+        fields |= dict(mapping="linear" if linear else "mlp", ep_len=out // n_embd)
     return config_for_size(size, **{**fields, **overrides})
 
 def clipcap_weights(state: dict) -> dict[str, torch.Tensor]:
@@ -241,9 +178,10 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
 
 def _is_own_folder(path: Path) -> bool:
-    if not (path/CONFIG_NAME).is_file() or not (path/WEIGHTS_NAME).is_file(): return False
-    try: return "clip_model" in json.loads((path/CONFIG_NAME).read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError): return False
+    "Whether `path` is a clipcap checkpoint folder: its weights carry a clipcap config, or its `config.json` is one."
+    if not (path/WEIGHTS_NAME).is_file(): return False
+    try: return checkpoint_config(path) is not None
+    except ClipcapError: return False
 
 def load_net(source=None, size: str | None = None, **overrides) -> Net:
     "A `Net` from `source`: a clipcap checkpoint folder, a seed or ClipCap `.pt` file, a Hub id, or `None` (the released `size`)."
@@ -259,188 +197,6 @@ def load_net(source=None, size: str | None = None, **overrides) -> Net:
     if _HUB_ID.fullmatch(str(source)) and not str(source).endswith(_CHECKPOINT_SUFFIXES):
         return load_net(hub_snapshot(str(source)), size, **overrides)
     raise ClipcapError(f"checkpoint not found: {path}")
-
-# %% ../nbs/01a_checkpoints.ipynb #992684e1
-def _float32_gpt2(gpt, dtype):
-    from clipcap.model import FastGPT2
-    return FastGPT2(gpt, torch.float32)  # the originals decoded in float32 (clipcap's own decoding uses bfloat16 on CUDA)
-
-def _fast_gpt2(gpt):
-    "`clipcap.model`'s fast GPT-2 for `gpt`, in float32; `None` where it does not apply or inside `plain_inference()`."
-    from clipcap import model
-    fast, cached, switch = (getattr(model, name, None) for name in ("FastGPT2", "_fast", "_FAST"))
-    if not (fast and cached and switch and switch.get("enabled") and fast.supports(gpt)): return None
-    return cached(gpt, _float32_gpt2)
-
-class Feed:
-    "GPT-2 over a batch of prefixes `(B, K, n_embd)`, fed one token per sequence at a time with a KV cache of `length` rows."
-    def __init__(self, gpt, prefix: torch.Tensor, length: int):
-        self.gpt, self.prefix, self.length, self.fast = gpt, prefix, length, _fast_gpt2(gpt)
-        self.cache = self._new_cache(len(prefix))
-
-    def _new_cache(self, batch: int):
-        if self.fast: return self.fast.cache(batch, self.length, self.prefix.device)
-        from transformers import DynamicCache
-        return DynamicCache()
-
-    def seen(self) -> int:
-        "How many rows the cache holds (the same for every sequence)."
-        return self.cache["pos"] if self.fast else self.cache.get_seq_length()
-
-    def logits(self, x: torch.Tensor, cache=None) -> torch.Tensor:
-        "Next-token logits `(B, vocab)` after input rows `x` `(B, T, n_embd)`, appended to `cache` (if none, a throwaway one)."
-        if self.fast: return self.fast(x, cache if cache is not None else self.fast.cache(len(x), x.shape[1], x.device))
-        out = self.gpt.transformer(None, cache, inputs_embeds=x, use_cache=cache is not None)
-        return self.gpt.lm_head(out.last_hidden_state[:, -1]).float()
-
-    def start(self) -> torch.Tensor:
-        "Feed the prefix; the logits after it, `(B, vocab)`."
-        return self.logits(self.prefix, self.cache)
-
-    def step(self, tokens: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
-        "Feed `tokens` `(N,)`, one per sequence, after reordering the sequences by `rows` `(N,)`; the next logits `(N, vocab)`."
-        if rows is not None: self.reorder(rows)
-        return self.logits(self.gpt.transformer.wte(tokens)[:, None], self.cache)
-
-    def reorder(self, rows: torch.Tensor):
-        "Make sequence `i` of the cache a copy of its sequence `rows[i]` (beam search)."
-        if self.fast: self.cache["kv"] = self.cache["kv"][:, :, rows]  # (layers, 2, N, heads, length, head_dim)
-        else: self.cache.reorder_cache(rows)
-
-# %% ../nbs/01a_checkpoints.ipynb #b93021e3
-class SeedFeed(Feed):
-    "The seed's inputs: positions added in place to the prefix at the first step, and to every row at every step."
-    def start(self) -> torch.Tensor:
-        "The logits after the seed's first input: the prefix plus its positions, run without a cache."
-        wpe = self.gpt.transformer.wpe(torch.arange(self.prefix.shape[1], device=self.prefix.device))  # (P, n_embd)
-        self.prefix = self.prefix + wpe            # step 1: the seed's `emb += pos_emb` on the prefix itself
-        logits = self.logits(self.prefix)          # no cache: these rows are never seen again
-        self.prefix = self.prefix + wpe            # every later step adds the positions to the prefix rows again
-        return logits
-
-    def _token_rows(self, tokens: torch.Tensor, position: int) -> torch.Tensor:
-        "Embeddings of `tokens` at `position`, with the seed's position embedding added: `(N, 1, n_embd)`."
-        return self.gpt.transformer.wte(tokens)[:, None] + self.gpt.transformer.wpe.weight[position]
-
-    def step(self, tokens: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
-        "Feed `tokens` `(N,)` as the seed did, after reordering by `rows`; the first call also (re)feeds the prefix."
-        seen = self.seen()
-        if seen == 0:                              # step 2: the prefix (positions twice) and the first token, cached from now on
-            prefix = self.prefix if rows is None else self.prefix[rows]
-            self.cache = self._new_cache(len(prefix))
-            return self.logits(torch.cat([prefix, self._token_rows(tokens, prefix.shape[1])], dim=1), self.cache)
-        if rows is not None: self.reorder(rows)
-        return self.logits(self._token_rows(tokens, seen), self.cache)
-
-# %% ../nbs/01a_checkpoints.ipynb #0952f2f3
-def sampler(do_sample: bool, temperature: float, top_k: int, top_p: float, seed: int | None, greedy):
-    "`greedy`, or a function drawing one token per row from the warped softmax of the logits."
-    if not do_sample: return greedy
-    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
-    warpers = LogitsProcessorList([TemperatureLogitsWarper(temperature)] + ([TopKLogitsWarper(top_k)] if top_k else [])
-                                  + ([TopPLogitsWarper(top_p)] if top_p < 1 else []))
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
-    def pick(logits):
-        probs = warpers(torch.zeros(len(logits), 0, dtype=torch.long), logits).softmax(-1)
-        return torch.multinomial(probs.cpu(), 1, generator=generator)[:, 0].to(logits.device)
-    return pick
-
-def greedy_decode(feed: Feed, stop: int, max_len: int, pick, min_len: int = 0) -> list[list[int]]:
-    "Tokens of each sequence, up to and including its first `stop` token (at most `max_len`)."
-    logits = feed.start()                                              # (B, vocab)
-    out = torch.empty(len(logits), max_len, dtype=torch.long, device=logits.device)
-    done = torch.zeros(len(logits), dtype=torch.bool, device=logits.device)
-    for step in range(max_len):
-        if step < min_len: logits[:, stop] = -float("inf")
-        out[:, step] = pick(logits)
-        done |= out[:, step] == stop
-        if done.all() or step == max_len - 1: break
-        logits = feed.step(out[:, step])
-    rows = out[:, :step + 1].tolist()
-    return [row[:row.index(stop) + 1] if stop in row else row for row in rows]
-
-# %% ../nbs/01a_checkpoints.ipynb #95440fb1
-def beam_decode(feed: Feed, stop: int, max_len: int, num_beams: int, temperature: float = 1.0, min_len: int = 0) -> list[list[int]]:
-    "ClipCap's beam search for each prefix of `feed`: the best beam's tokens, up to and including its stop token."
-    logprobs = lambda logits: (logits / temperature).softmax(-1).log()
-    first = logprobs(feed.start())                                             # (B, vocab)
-    (B, V), k, device = first.shape, num_beams, first.device
-    if min_len > 0: first[:, stop] = -float("inf")
-    scores, token = (t.reshape(-1) for t in first.topk(k, -1))                 # (B*k,)
-    rows = torch.arange(B, device=device).repeat_interleave(k)                 # beam → the sequence it continues
-    tokens, lengths, stopped = token[:, None], torch.ones(B * k, device=device), token == stop
-    same = torch.arange(B * k, device=device)
-    for step in range(1, max_len):
-        done = stopped.view(B, k).all(1).repeat_interleave(k)                  # images whose beams have all stopped
-        if done.all(): break
-        logp = logprobs(feed.step(token, rows))                                # (B*k, vocab)
-        if step < min_len: logp[:, stop] = -float("inf")
-        logp[stopped] = -float("inf"); logp[stopped, 0] = 0                     # a stopped beam only continues with token 0, for free
-        total = scores[:, None] + logp
-        lengths[~stopped] += 1
-        best, index = (total / lengths[:, None]).view(B, k * V).topk(k, -1)   # (B, k): mean log-probability
-        source = (index // V + torch.arange(B, device=device)[:, None] * k).view(-1)
-        source, token = torch.where(done, same, source), torch.where(done, 0, (index % V).view(-1))  # done images stay as they are
-        lengths = lengths[source]
-        scores = torch.where(done, scores, best.view(-1) * lengths)
-        tokens, stopped = torch.cat([tokens[source], token[:, None]], 1), stopped[source] | (token == stop)
-        rows = source
-    mean = (scores / lengths).view(B, k)
-    out = []
-    for i in range(B):
-        j = i * k + int(mean[i].argsort(descending=True)[0])
-        out.append(tokens[j, :int(lengths[j])].tolist())
-    return out
-
-# %% ../nbs/01a_checkpoints.ipynb #d3e5dd51
-def _decoded(net: Net, ids: list[int]) -> str:
-    "`ids` decoded as the originals' transformers did: special tokens kept, tokenization spaces cleaned up."
-    tok = net.text_decoder.tokenizer
-    return tok.clean_up_tokenization(tok.decode(ids, clean_up_tokenization_spaces=False))
-
-class SeedDecoding(Decoding):
-    "The seed's greedy decoding, token for token: prefix `[wte(bos), mapping]`, positions added twice, stop at the end token."
-    def generate(self, net: Net, embeds: torch.Tensor, max_len: int, min_len: int = 0, num_beams: int = 1,
-                 do_sample: bool = False, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                 seed: int | None = None) -> list[list[int]]:
-        "Token ids per image of `embeds` `(B, D)`, as the seed's loop made them, without its last token."
-        gpt, tok = net.text_decoder.model, net.text_decoder.tokenizer
-        mapped = net.prefix(embeds).to(gpt.dtype)                                  # (B, ep_len, n_embd)
-        bos = gpt.transformer.wte(torch.full((len(mapped), 1), tok.bos_token_id, device=mapped.device))
-        feed = SeedFeed(gpt, torch.cat([bos, mapped], dim=1), mapped.shape[1] + max_len)  # prefix (B, ep_len + 1, n_embd)
-        if num_beams > 1: ids = beam_decode(feed, tok.eos_token_id, max_len, num_beams, temperature, min_len)
-        else:
-            greedy = lambda logits: (logits / temperature).softmax(-1).argmax(-1)
-            ids = greedy_decode(feed, tok.eos_token_id, max_len, sampler(do_sample, temperature, top_k, top_p, seed, greedy), min_len)
-        return [row[:-1] for row in ids]                                           # the seed dropped the last token
-
-    def text(self, net: Net, ids: list[int]) -> str:
-        "The seed's caption from token ids: decoded with the old cleanup, stripped, first letter upper-cased."
-        text = _decoded(net, ids).strip()
-        return text[:1].upper() + text[1:]
-
-decodings["seed"] = SeedDecoding()
-
-# %% ../nbs/01a_checkpoints.ipynb #4d83aa9f
-class ClipCapDecoding(Decoding):
-    "ClipCap's decoding: greedy until the `.` token (or `max_len`), or their length-normalised beam search when `num_beams > 1`."
-    def generate(self, net: Net, embeds: torch.Tensor, max_len: int, min_len: int = 0, num_beams: int = 1,
-                 do_sample: bool = False, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                 seed: int | None = None) -> list[list[int]]:
-        "Token ids per image of `embeds` `(B, D)`, as ClipCap's `generate2` (or `generate_beam`) made them, `.` included."
-        gpt = net.text_decoder.model
-        stop = net.text_decoder.tokenizer.encode(".")[0]
-        prefix = net.prefix(embeds).to(gpt.dtype)                                 # (B, K, n_embd)
-        feed = Feed(gpt, prefix, prefix.shape[1] + max_len)
-        if num_beams > 1: return beam_decode(feed, stop, max_len, num_beams, temperature, min_len)
-        greedy = lambda logits: (logits / temperature).argmax(-1)
-        return greedy_decode(feed, stop, max_len, sampler(do_sample, temperature, top_k, top_p, seed, greedy), min_len)
-
-    def text(self, net: Net, ids: list[int]) -> str:
-        "ClipCap's caption from token ids: decoded with the old cleanup, nothing stripped."
-        return _decoded(net, ids)
-
-decodings["clipcap"] = ClipCapDecoding()
 
 # %% ../nbs/01a_checkpoints.ipynb #b1893ba8
 RELEASED = {"S": "1pSQruQyg8KJq6VmzhMLFbT_VaHJMdlWF", "L": "1Gh32arzhW06C1ZJyzcJSSfdJDi3RgWoG"}  # Google Drive ids
@@ -462,11 +218,9 @@ def released_checkpoint(size: str = "S", cache_dir=None, url: str | None = None,
     target = cache_folder(cache_dir)/key/"model.pt"
     if target.is_file(): return target
     url = (url or os.environ.get("CLIPCAP_DOWNLOAD_URL") or DRIVE_URL).format(id=RELEASED[key])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".model.pt.", suffix=".part")
-    try:
-        import gdown
-        with os.fdopen(fd, "wb") as f:
+    import gdown
+    with replacing(target) as tmp:                                      # renamed into place only once it is checked
+        with open(tmp, "wb") as f:
             log = {"start": f"Downloading the seed's released {key} checkpoint\n", "output": f"To: {target}\n"}
             try: gdown.download(url, f, quiet=quiet, timeout=(15, 60), log_messages=log)
             except Exception as e:
@@ -476,9 +230,7 @@ def released_checkpoint(size: str = "S", cache_dir=None, url: str | None = None,
                                    "offline? pass a checkpoint you have with -C PATH") from None
         try: fmt = checkpoint_format(read_state(tmp, mmap=True))
         except ClipcapError as e: raise ClipcapError(f"the download from {url} is not a usable checkpoint: {e}") from None
-        if fmt != "seed": raise ClipcapError(f"the download from {url} is a {fmt} checkpoint, not the seed's {key} release")
-        os.replace(tmp, target)
-    finally: Path(tmp).unlink(missing_ok=True)
+        if fmt != "seed": raise ClipcapError(f"the download from {url} is {FORMAT_NAMES[fmt]} checkpoint, not the seed's {key} release")
     return target
 
 # %% ../nbs/01a_checkpoints.ipynb #1dbca06c

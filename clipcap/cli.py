@@ -4,12 +4,12 @@
 
 # %% ../nbs/07_cli.ipynb #a1f18fed
 from __future__ import annotations
-import argparse, importlib, os, sys, traceback
+import argparse, importlib, os, re, sys, traceback
 
 from .config import ClipcapError, keep_freed_memory
 
 # %% auto #0
-__all__ = ['COMMANDS', 'main']
+__all__ = ['COMMANDS', 'main', 'check_error']
 
 # %% ../nbs/07_cli.ipynb #9b743b74
 COMMANDS = {  # name: (module, one-line help)
@@ -84,6 +84,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clipcap: error: {type(e).__name__}{': ' + msg if msg else ''}"
               + ("" if debug else " (run with --debug for details)"), file=sys.stderr)
         return 1
+
+# %% ../nbs/07_cli.ipynb #7bf71859
+_INTERNAL = re.compile(r"\b[A-Z]\w*(?:Error|Exception|Warning)\b|\b(?:StopIteration|KeyboardInterrupt|SystemExit|GeneratorExit)\b"
+                       r"|Traceback|--debug for details")
+
+def check_error(stderr: str, *must_say: str, prefix: str = "clipcap: error:") -> str:
+    "The one line of `stderr`, if it is a clear error saying each of `must_say` (no exception class, no traceback); else AssertionError."
+    if not must_say: raise ValueError("name at least one phrase the message must say: what kind of failure it is")
+    lines = stderr.rstrip("\n").split("\n") if stderr.strip() else []
+    line, problems = (lines[0] if lines else ""), []
+    if len(lines) != 1: problems.append(f"{len(lines)} lines instead of one")
+    if not line.startswith(prefix): problems.append(f"does not start with {prefix!r}")
+    if m := _INTERNAL.search(stderr): problems.append(f"names {m[0]!r}: an error from inside, not a message for the user")
+    if missing := [s for s in must_say if s not in stderr]: problems.append("does not say " + ", ".join(map(repr, missing)))
+    if problems: raise AssertionError(f"{stderr!r}: " + "; ".join(problems))
+    return line
 
 # %% ../nbs/07_cli.ipynb #796d5b7f
 def _in_ipython() -> bool:

@@ -4,13 +4,17 @@
 
 # %% ../nbs/00_config.ipynb #b615092a
 from __future__ import annotations
-import ctypes, dataclasses, difflib, json, os, platform, secrets, stat
+import atexit, contextlib, ctypes, dataclasses, difflib, functools, json, multiprocessing.util, os, platform, re, secrets
+import shutil, stat, tempfile
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
 
+from filelock import FileLock, Timeout
+
 # %% auto #0
-__all__ = ['ClipcapError', 'ConfigError', 'Config', 'ConfigS', 'ConfigL', 'config_for_size', 'write_bytes_atomic',
-           'write_text_atomic', 'load_config', 'keep_freed_memory']
+__all__ = ['LOCK_NAME', 'ClipcapError', 'ConfigError', 'Config', 'ConfigS', 'ConfigL', 'config_for_size', 'is_temporary',
+           'replacing', 'write_bytes_atomic', 'write_text_atomic', 'FolderInUse', 'owning', 'load_config',
+           'keep_freed_memory', 'temporary_folder']
 
 # %% ../nbs/00_config.ipynb #76bd5151
 class ClipcapError(Exception):
@@ -124,36 +128,116 @@ def config_for_size(size: str | None = "S", **overrides) -> Config:
     return presets[key](**overrides)
 
 # %% ../nbs/00_config.ipynb #7d9e5dab
+_TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}\.tmp(\.[^.]*)?")
+
+def is_temporary(name) -> bool:
+    "Whether the file `name` is a temporary file of `replacing` (left behind only by a process killed while writing)."
+    return _TEMPORARY.fullmatch(Path(name).name) is not None
+
 def _create_temp(path: Path) -> tuple[int, Path]:
-    "A new, empty file next to `path` (open for writing), with the permissions `open(path, 'w')` gives a new file."
+    "A new, empty file beside `path`, named after it with its suffix kept, open for writing; mode 0o666 less the umask."
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
         try: return os.open(tmp, flags, 0o666), tmp            # the system applies the umask, as for open()
         except FileExistsError: continue
     raise FileExistsError(f"no free temporary file name next to {path}")
 
-def write_bytes_atomic(path, data: bytes):
-    "Write `data` to `path` all or nothing (a temporary file, then a rename), with the permissions `open` would give."
+def _flush(fd: int, tmp: Path):
+    "`fsync` the file named `tmp`: through `fd` if the writer filled that file, else (it made a new one) by name."
+    if os.path.samestat(os.fstat(fd), os.stat(tmp)): return os.fsync(fd)
+    fd = os.open(tmp, os.O_RDONLY)
+    try: os.fsync(fd)
+    finally: os.close(fd)
+
+def _flush_folder(folder: Path):
+    "`fsync` a folder, so that a rename in it reaches the disk (not possible, nor needed, on Windows)."
+    if os.name == "nt": return
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try: os.fsync(fd)
+    finally: os.close(fd)
+
+@contextlib.contextmanager
+def replacing(path):
+    "Write `path` all or nothing: the block fills the temporary file it is given, which then replaces `path`."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try: mode = stat.S_IMODE(os.stat(path).st_mode)             # replacing a file: keep its permissions
-    except FileNotFoundError: mode = None
     fd, tmp = _create_temp(path)
     try:
-        with os.fdopen(fd, "wb") as f:
-            if mode is not None: os.chmod(tmp, mode)
-            f.write(data)
-            f.flush(); os.fsync(f.fileno())
+        try: mode = stat.S_IMODE(os.stat(path).st_mode)              # a file it replaces keeps its permissions
+        except FileNotFoundError: mode = stat.S_IMODE(os.fstat(fd).st_mode)   # a new one gets what open() gives
+        yield tmp
+        os.chmod(tmp, mode)
+        _flush(fd, tmp)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return path
+    finally: os.close(fd)
+    _flush_folder(path.parent)
 
-def write_text_atomic(path, text: str):
-    "Write `text` (UTF-8) to `path` atomically, like `write_bytes_atomic`."
+# %% ../nbs/00_config.ipynb #c0a1e005
+def write_bytes_atomic(path, data: bytes) -> Path:
+    "Write `data` to `path` all or nothing, through `replacing`."
+    with replacing(path) as tmp, open(tmp, "wb") as f: f.write(data)
+    return Path(path)
+
+def write_text_atomic(path, text: str) -> Path:
+    "Write `text` (UTF-8) to `path` all or nothing, through `replacing`."
     return write_bytes_atomic(path, text.encode("utf-8"))
+
+# %% ../nbs/00_config.ipynb #c0a1e011
+LOCK_NAME = ".clipcap.lock"
+
+class FolderInUse(ClipcapError):
+    "Another clipcap run holds the folder this one needs."
+
+def _lock(folder: Path) -> tuple[FileLock, list[Path]]:
+    "Lock `folder` (made if needed) for this process: the lock and the folders made; `FolderInUse` at once if it is held."
+    made = [p for p in (folder.absolute(), *folder.absolute().parents) if not p.exists()]   # deepest first
+    try: folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError: raise ClipcapError(f"{folder} exists and is not a folder") from None
+    except OSError as e: raise ClipcapError(f"cannot make the folder {folder}: {e.strerror or e}") from None
+    path = folder/LOCK_NAME
+    for _ in range(10):
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666))   # the mode open() gives
+            lock = FileLock(path, mode=stat.S_IMODE(os.stat(path).st_mode))
+            lock.acquire(timeout=0)
+        except FileNotFoundError: continue                              # removed by a run that just ended: again
+        except Timeout:
+            raise FolderInUse(f"another clipcap run holds {folder}; wait for it to end, or choose another folder") from None
+        except OSError as e: raise ClipcapError(f"cannot lock the folder {folder}: {e.strerror or e}") from None
+        if path.exists(): return lock, made
+        lock.release()                                                  # it was removed as we locked it: again
+    raise FolderInUse(f"another clipcap run holds {folder}; wait for it to end, or choose another folder")
+
+def _unlock(folder: Path, lock: FileLock, made: list[Path]):
+    "Release `folder`; if only the lock file is left in it, remove that, and the folders `_lock` made."
+    try:
+        if [p.name for p in folder.iterdir()] == [LOCK_NAME]:
+            (folder/LOCK_NAME).unlink()
+            for p in made: p.rmdir()
+    except OSError: pass
+    finally: lock.release()
+
+@contextlib.contextmanager
+def owning(folder, state=None):
+    "Hold `folder` (made if needed) for the block; `FolderInUse` at once if another run holds it. `state`: Accelerate's, to share it."
+    folder = Path(folder)
+    main, processes = (True, 1) if state is None else (state.is_main_process, state.num_processes)
+    held = error = None
+    if main:
+        try: held = _lock(folder)
+        except Exception as e: error = e
+    if processes > 1:                                                   # every process learns what the main one found
+        from accelerate.utils import broadcast_object_list
+        said = broadcast_object_list([None if error is None else (isinstance(error, FolderInUse), str(error))])[0]
+        if said is not None and error is None: error = (FolderInUse if said[0] else ClipcapError)(said[1])
+    if error is not None: raise error
+    try: yield folder
+    finally:
+        if held: _unlock(folder, *held)
 
 # %% ../nbs/00_config.ipynb #84c59e60
 def _to_dict(self: Config) -> dict:
@@ -213,3 +297,12 @@ def keep_freed_memory(limit: int = 2 ** 30) -> bool:
     try: mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError): return False
     return bool(mallopt(_M_MMAP_THRESHOLD, limit) and mallopt(_M_TRIM_THRESHOLD, limit))
+
+# %% ../nbs/00_config.ipynb #e4cdca00
+def temporary_folder(prefix: str = "clipcap-") -> Path:
+    "A new temporary folder, removed with its contents when this process exits, normally or after an error."
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    remove = functools.partial(shutil.rmtree, path, ignore_errors=True)    # bound now: module globals may be gone at exit
+    atexit.register(remove)
+    multiprocessing.util.Finalize(None, remove, exitpriority=0)          # pool workers exit through this, not atexit
+    return path

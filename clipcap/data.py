@@ -12,8 +12,8 @@ import numpy as np, pandas as pd, torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from .config import Config, ClipcapError, load_config, write_text_atomic
-from .model import ImageEncoder
+from .config import Config, ClipcapError, load_config, write_text_atomic, replacing, owning, is_temporary, LOCK_NAME
+from .model import ImageEncoder, checkpoint_config, CONFIG_NAME, WEIGHTS_NAME
 
 # %% auto #0
 __all__ = ['KARPATHY_SPLITS', 'IMAGE_COLUMNS', 'CAPTION_COLUMNS', 'FORMATS', 'SPLITS', 'where_in_file', 'read_flickr_csv',
@@ -391,9 +391,11 @@ def _embed_shard(encoder: ImageEncoder, names: list, folder: Path, stem: Path, b
             rows = np.lib.format.open_memmap(rows_path, mode="r+")
             if rows.shape != (len(names), encoder.dim) or rows.dtype != np.float32: rows = None
     except (OSError, ValueError, KeyError, TypeError): rows = None
-    if rows is None:                                                    # none: start the shard
+    if rows is None:                                                    # none: start the shard, whole-sized at once
         state = new
-        rows = np.lib.format.open_memmap(rows_path, mode="w+", dtype=np.float32, shape=(len(names), encoder.dim))
+        with replacing(rows_path) as tmp:
+            np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(names), encoder.dim)).flush()
+        rows = np.lib.format.open_memmap(rows_path, mode="r+")
         write_text_atomic(state_path, json.dumps(state))
     device, dtype = next(encoder.parameters()).device, next(encoder.parameters()).dtype
     files = _ImageFiles(names[state["cursor"]:], folder, encoder.preprocess)
@@ -431,7 +433,7 @@ def _check_out(out: Path, key: str, overwrite: bool) -> str:
     if not out.exists(): return "new"
     if not out.is_dir(): raise ClipcapError(f"--out {out} exists and is not a folder")
     meta = _read_meta(out)
-    if meta is None and all(p.name == ".progress" or p.name.endswith(".tmp") for p in out.iterdir()): return "new"
+    if meta is None and all(p.name in (".progress", LOCK_NAME) or is_temporary(p) for p in out.iterdir()): return "new"
     if meta is None or "key" not in meta:
         raise ClipcapError(f"--out {out} is a folder that is not a clipcap dataset; choose a new or empty folder")
     if meta["key"] == key: return "complete" if meta.get("complete") else "resume"
@@ -469,18 +471,17 @@ def _finish(out: Path, shards: list, table: pd.DataFrame, images: list, meta: di
     "Concatenate the shards' good rows into `embeddings.npy`, then write the tables; remove the progress files."
     failed = [f for s in shards for f in s["state"]["failed"]]
     total = sum(s["state"]["rows"] for s in shards)
-    tmp = out/".embeddings.npy.tmp"
-    arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(total, meta["dim"]))
-    at = 0
-    for s in shards:
-        r = s["state"]["rows"]
-        if r:
-            src = np.load(s["stem"].with_suffix(".npy"), mmap_mode="r")
-            for i in range(0, r, 65536): arr[at + i:at + min(i + 65536, r)] = src[i:min(i + 65536, r)]
-            del src
-        at += r
-    arr.flush(); del arr
-    os.replace(tmp, out/"embeddings.npy")
+    with replacing(out/"embeddings.npy") as tmp:
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(total, meta["dim"]))
+        at = 0
+        for s in shards:
+            r = s["state"]["rows"]
+            if r:
+                src = np.load(s["stem"].with_suffix(".npy"), mmap_mode="r")
+                for i in range(0, r, 65536): arr[at + i:at + min(i + 65536, r)] = src[i:min(i + 65536, r)]
+                del src
+            at += r
+        arr.flush(); del arr
     meta = _write_tables(out, table, images, failed, meta)
     shutil.rmtree(out/".progress", ignore_errors=True)
     return meta
@@ -519,48 +520,47 @@ def build_dataset(captions, images_dir, out, config: Config, batch_size: int = 6
     images = list(dict.fromkeys(table["image"]))
     cpu = not torch.cuda.is_available() or (device is not None and torch.device(device).type == "cpu")
     key, proc = _key(config, images_dir, images), PartialState(cpu=cpu)   # this process's rank, among how many
-    todo = _check_out(out, key, overwrite)                              # every process decides alike
-    proc.wait_for_everyone()
-    meta = dict(clip_model=config.clip_model, embedding=config.embedding, key=key, complete=False,
-                captions_file=source,
-                images_dir=str(images_dir), seed=config.seed, train_size=config.train_size, val_size=config.val_size)
-    if todo == "complete":
+    with owning(out, proc):                                             # the folder is this run's until it returns
+        todo = _check_out(out, key, overwrite)                          # every process decides alike
+        proc.wait_for_everyone()
+        meta = dict(clip_model=config.clip_model, embedding=config.embedding, key=key, complete=False,
+                    captions_file=source,
+                    images_dir=str(images_dir), seed=config.seed, train_size=config.train_size, val_size=config.val_size)
+        if todo == "complete":
+            if proc.is_main_process:
+                old = _read_meta(out)
+                meta = _write_tables(out, table, images, old["failed"], {**meta, "dim": old["dim"]})
+                shutil.rmtree(out/".progress", ignore_errors=True)
+                if verbose: _report_failed(meta)
+            proc.wait_for_everyone()
+            return out
+        if encoder is None: encoder = ImageEncoder(config.clip_model, config.embedding)
+        encoder = encoder.to(torch.device(device) if device else proc.device).eval()
+        meta["dim"] = encoder.dim
         if proc.is_main_process:
-            old = _read_meta(out)
-            meta = _write_tables(out, table, images, old["failed"], {**meta, "dim": old["dim"]})
-            shutil.rmtree(out/".progress", ignore_errors=True)
+            if todo == "new":
+                _clear(out)
+                write_text_atomic(out/"meta.json", json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
+                (out/".progress").mkdir(exist_ok=True)
+        proc.wait_for_everyone()
+        W, N = proc.num_processes, len(images)
+        shards = [dict(names=images[N * r // W:N * (r + 1) // W], stem=out/".progress"/f"shard-{r}-of-{W}") for r in range(W)]
+        workers = config.num_workers if num_workers is None else num_workers
+        mine = shards[proc.process_index]
+        _embed_shard(encoder, mine["names"], images_dir, mine["stem"], batch_size, workers,
+                     progress and proc.is_main_process, callback)
+        proc.wait_for_everyone()
+        for s in shards: s["state"] = json.loads(s["stem"].with_suffix(".json").read_text()) if s["names"] else dict(rows=0, failed=[])
+        if not sum(s["state"]["rows"] for s in shards):                 # every process raises alike
+            failed = [f for s in shards for f in s["state"]["failed"]]
+            proc.wait_for_everyone()
+            if proc.is_main_process: _clear(out)                       # (owning removes the folder if it made it)
+            raise ClipcapError(f"none of the {N} images could be read (first: {failed[0]['image']}: {failed[0]['error']}); check --images")
+        if proc.is_main_process:
+            meta = _finish(out, shards, table, images, meta)
             if verbose: _report_failed(meta)
         proc.wait_for_everyone()
         return out
-    if encoder is None: encoder = ImageEncoder(config.clip_model, config.embedding)
-    encoder = encoder.to(torch.device(device) if device else proc.device).eval()
-    meta["dim"] = encoder.dim
-    if proc.is_main_process:
-        if todo == "new":
-            _clear(out)
-            write_text_atomic(out/"meta.json", json.dumps(meta, indent=1, ensure_ascii=False) + "\n")
-            (out/".progress").mkdir(exist_ok=True)
-    proc.wait_for_everyone()
-    W, N = proc.num_processes, len(images)
-    shards = [dict(names=images[N * r // W:N * (r + 1) // W], stem=out/".progress"/f"shard-{r}-of-{W}") for r in range(W)]
-    workers = config.num_workers if num_workers is None else num_workers
-    mine = shards[proc.process_index]
-    _embed_shard(encoder, mine["names"], images_dir, mine["stem"], batch_size, workers,
-                 progress and proc.is_main_process, callback)
-    proc.wait_for_everyone()
-    for s in shards: s["state"] = json.loads(s["stem"].with_suffix(".json").read_text()) if s["names"] else dict(rows=0, failed=[])
-    if not sum(s["state"]["rows"] for s in shards):                     # every process raises alike
-        failed = [f for s in shards for f in s["state"]["failed"]]
-        proc.wait_for_everyone()
-        if proc.is_main_process:
-            _clear(out)
-            if not any(out.iterdir()): out.rmdir()
-        raise ClipcapError(f"none of the {N} images could be read (first: {failed[0]['image']}: {failed[0]['error']}); check --images")
-    if proc.is_main_process:
-        meta = _finish(out, shards, table, images, meta)
-        if verbose: _report_failed(meta)
-    proc.wait_for_everyone()
-    return out
 
 # %% ../nbs/02_data.ipynb #475605a0
 class CaptionSplit(torch.utils.data.Dataset):
@@ -662,9 +662,9 @@ def add_data_args(p):
 def _backbone_of(checkpoint) -> dict:
     "The `clip_model` and `embedding` a clipcap checkpoint folder was trained with."
     path = Path(checkpoint)
-    if not (path/"config.json").is_file():
-        raise ClipcapError(f"-C {path}: not a clipcap checkpoint folder (no config.json); for another checkpoint, give its size with -S")
-    c = Config.from_json(path/"config.json")
+    if not (path/CONFIG_NAME).is_file() and not (path/WEIGHTS_NAME).is_file():
+        raise ClipcapError(f"-C {path}: not a clipcap checkpoint folder (no {CONFIG_NAME}); for another checkpoint, give its size with -S")
+    c = checkpoint_config(path)
     return dict(clip_model=c.clip_model, embedding=c.embedding)
 
 def run_data(args) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from PIL import Image, ImageDraw
 
-from .config import ClipcapError, ConfigS
+from .config import ClipcapError, ConfigS, owning, replacing, LOCK_NAME
 from .model import tiny_backbones
 from .data import build_dataset, CaptionDataset
 from .train import train
@@ -57,7 +57,7 @@ def draw_dataset(folder, per_caption: int = 12, seed: int = 0, size: int = 64) -
     for i in range(per_caption):
         for c, s, b in itertools.product(COLORS, SHAPES, BACKGROUNDS):
             name = f"{c}-{s}-{b}-{i:02d}.png"
-            draw_shape(c, s, b, rng, size).save(folder/name)
+            with replacing(folder/name) as tmp: draw_shape(c, s, b, rng, size).save(tmp)
             rows.append((name, demo_caption(c, s, b)))
     return pd.DataFrame(rows, columns=["image", "caption"])
 
@@ -78,7 +78,7 @@ def draw_video(path, scenes: list[tuple[str, str, str]], seconds: float = 1.0, f
     "An H.264 video at `path` showing each `(color, shape, background)` of `scenes` for `seconds`."
     import av
     rng, path = np.random.default_rng(seed), Path(path)
-    with av.open(str(path), "w") as container:
+    with replacing(path) as tmp, av.open(str(tmp), "w") as container:     # the container format from the suffix, kept
         stream = container.add_stream("libx264", rate=fps)
         stream.width = stream.height = size
         stream.pix_fmt, stream.options = "yuv420p", {"crf": "12"}
@@ -113,49 +113,51 @@ def _one_thread():
 def demo(out="clipcap-demo", quick: bool = False, seed: int = 0, progress: bool = True, log=print) -> dict:
     "Draw a dataset, train tiny backbones on it, evaluate and caption held-out images and a video, all in `out`."
     out = Path(out)
-    if out.exists() and any(out.iterdir()): raise ClipcapError(f"{out} already exists and is not empty; remove it or pass another --out")
-    sizes, timings = DEMO_SIZES["quick" if quick else "full"], {}
-    clock = time.time()
-    def lap(name):
-        nonlocal clock
-        timings[name] = round(time.time() - clock, 2); clock = time.time()
-    with _one_thread():
-        log(f"[1/6] tiny backbones and {sizes['per_caption'] * len(DEMO_CAPTIONS)} drawn images in {out}")
-        backbones = tiny_backbones(out/"backbones", captions=DEMO_CAPTIONS)
-        table = draw_dataset(out/"images", sizes["per_caption"], seed)
-        config = demo_config(backbones, sizes["epochs"], seed=100 + seed)
-        lap("backbones and drawing")
-        log("[2/6] clipcap data: CLIP embeddings of the images")
-        data = build_dataset(table, out/"images", out/"data", config, num_workers=0, progress=progress, verbose=False)
-        lap("dataset")
-        log(f"[3/6] clipcap train: {sizes['epochs']} epochs")
-        run = train(data, out/"model", config, samples=0, progress=progress, verbose=False)
-        lap("training")
-        log(f"      {run['steps']} steps; best validation loss {run['best_loss']:.4f}; loss plot in {out/'model'/'training'/'loss.png'}")
-        log("[4/6] clipcap eval on the held-out test images")
-        metrics = ["Bleu", "ROUGE_L", "CIDEr"] if quick else None
-        result = evaluate(out/"model", data, "test", progress=progress, metrics=metrics)
-        predictions = {p["image"]: p["caption"] for p in json.loads((Path(result["out"])/"predictions.json").read_text())}
-        truths = CaptionDataset(data).split("test").references()
-        accuracy = shape_accuracy(predictions, {k: v[0] for k, v in truths.items()})
-        lap("evaluation")
-        log("[5/6] a Captioner on held-out image files")
-        from clipcap.image import Captioner
-        captioner = Captioner.from_pretrained(out/"model")
-        files = list(truths)[:4]
-        examples = dict(zip(files, captioner.caption([str(out/"images"/f) for f in files])))
-        lap("image captions")
-        cues = _video(out, captioner, seed, log)
-        lap("video")
-    summary = dict(out=str(out), quick=quick, images=len(set(table["image"])), test_images=accuracy["images"],
-                   accuracy=accuracy, metrics={k: v for k, v in result.items() if isinstance(v, float)},
-                   skipped={**result["skipped"], **({"METEOR": "not computed in the quick demo"} if quick else {})}, tokenizer=result["tokenizer"], examples=examples,
-                   video=[dict(start=c.start, end=c.end, text=c.text) for c in cues] if cues is not None else None,
-                   training=dict(steps=run["steps"], steps_per_second=run["steps_per_second"], batch_size=run["batch_size"],
-                                 best_val_loss=run["best_loss"], backbone=_backbone_shape(backbones)),
-                   timings={**timings, "total": round(sum(timings.values()), 2)})
-    _report(summary, log)
-    return summary
+    with owning(out):                                                   # the folder is this demo's until it returns
+        if any(p.name != LOCK_NAME for p in out.iterdir()):
+            raise ClipcapError(f"{out} already exists and is not empty; remove it or pass another --out")
+        sizes, timings = DEMO_SIZES["quick" if quick else "full"], {}
+        clock = time.time()
+        def lap(name):
+            nonlocal clock
+            timings[name] = round(time.time() - clock, 2); clock = time.time()
+        with _one_thread():
+            log(f"[1/6] tiny backbones and {sizes['per_caption'] * len(DEMO_CAPTIONS)} drawn images in {out}")
+            backbones = tiny_backbones(out/"backbones", captions=DEMO_CAPTIONS)
+            table = draw_dataset(out/"images", sizes["per_caption"], seed)
+            config = demo_config(backbones, sizes["epochs"], seed=100 + seed)
+            lap("backbones and drawing")
+            log("[2/6] clipcap data: CLIP embeddings of the images")
+            data = build_dataset(table, out/"images", out/"data", config, num_workers=0, progress=progress, verbose=False)
+            lap("dataset")
+            log(f"[3/6] clipcap train: {sizes['epochs']} epochs")
+            run = train(data, out/"model", config, samples=0, progress=progress, verbose=False)
+            lap("training")
+            log(f"      {run['steps']} steps; best validation loss {run['best_loss']:.4f}; loss plot in {out/'model'/'training'/'loss.png'}")
+            log("[4/6] clipcap eval on the held-out test images")
+            metrics = ["Bleu", "ROUGE_L", "CIDEr"] if quick else None
+            result = evaluate(out/"model", data, "test", progress=progress, metrics=metrics)
+            predictions = {p["image"]: p["caption"] for p in json.loads((Path(result["out"])/"predictions.json").read_text())}
+            truths = CaptionDataset(data).split("test").references()
+            accuracy = shape_accuracy(predictions, {k: v[0] for k, v in truths.items()})
+            lap("evaluation")
+            log("[5/6] a Captioner on held-out image files")
+            from clipcap.image import Captioner
+            captioner = Captioner.from_pretrained(out/"model")
+            files = list(truths)[:4]
+            examples = dict(zip(files, captioner.caption([str(out/"images"/f) for f in files])))
+            lap("image captions")
+            cues = _video(out, captioner, seed, log)
+            lap("video")
+        summary = dict(out=str(out), quick=quick, images=len(set(table["image"])), test_images=accuracy["images"],
+                       accuracy=accuracy, metrics={k: v for k, v in result.items() if isinstance(v, float)},
+                       skipped={**result["skipped"], **({"METEOR": "not computed in the quick demo"} if quick else {})}, tokenizer=result["tokenizer"], examples=examples,
+                       video=[dict(start=c.start, end=c.end, text=c.text) for c in cues] if cues is not None else None,
+                       training=dict(steps=run["steps"], steps_per_second=run["steps_per_second"], batch_size=run["batch_size"],
+                                     best_val_loss=run["best_loss"], backbone=_backbone_shape(backbones)),
+                       timings={**timings, "total": round(sum(timings.values()), 2)})
+        _report(summary, log)
+        return summary
 
 # %% ../nbs/08_demo.ipynb #b2e478b9
 VIDEO_SCENES = [("red", "circle", "dark"), ("blue", "square", "light"), ("yellow", "triangle", "dark"), ("white", "cross", "dark")]

@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-from .config import ClipcapError, load_config, write_bytes_atomic, write_text_atomic
+from .config import ClipcapError, load_config, replacing, write_text_atomic
 
 # %% auto #0
 __all__ = ['METRICS', 'java_available', 'ptb_tokenize', 'spice_available', 'score', 'caption_split', 'caption_grid', 'evaluate',
@@ -144,14 +144,12 @@ def _load(checkpoint, size=None, **overrides):
 def caption_split(net, split, batch_size: int = 64, progress: bool = True, **decoding) -> dict[str, str]:
     "One caption per image of a dataset split (`{image: caption}`), decoded in batches from its embeddings."
     from tqdm.auto import tqdm
-    from clipcap.model import decodings
     names, embeds = split.image_embeddings()
-    text = decodings.get(net.config.decoding, decodings["default"]).text
     captions = {}
     for start in tqdm(range(0, len(names), batch_size), desc=f"captioning {split.name}", unit="batch", disable=not progress,
                       leave=False, dynamic_ncols=True):
         ids = net.generate(embeds[start:start + batch_size], **decoding)
-        captions.update({n: text(net, i) for n, i in zip(names[start:start + batch_size], ids)})
+        captions.update({n: net.text(i) for n, i in zip(names[start:start + batch_size], ids)})
     return captions
 
 # %% ../nbs/04_eval.ipynb #08777384
@@ -177,9 +175,7 @@ def caption_grid(items: list[dict], images_dir, path=None, columns: int = 4):
             ax.set_xlabel("\n".join(textwrap.wrap("reference: " + _printable(item["references"][0]), 40)), fontsize=7, color="0.35")
     fig.tight_layout()
     if path is not None:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90)
-        write_bytes_atomic(path, buf.getvalue())
+        with replacing(path) as tmp: fig.savefig(tmp, format="png", dpi=90)
     return fig
 
 # %% ../nbs/04_eval.ipynb #c4279301

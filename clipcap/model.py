@@ -13,11 +13,14 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from .config import Config, ConfigS, ClipcapError, ConfigError, write_text_atomic, _add_methods
+from .decoding import check_decoding, family, make_feed, decode, caption_text, image_keys
 
 # %% auto #0
-__all__ = ['TINY_CAPTIONS', 'mappings', 'decodings', 'WEIGHTS_NAME', 'CONFIG_NAME', 'quiet_transformers', 'train_tokenizer',
-           'redraw_', 'tiny_backbones', 'demo_images', 'ImageEncoder', 'Mapping', 'MLPMapping', 'TextDecoder', 'Net',
-           'FrozenLinear', 'plain_inference', 'FastVision', 'FastGPT2', 'decode_loop', 'beam_search', 'Decoding']
+__all__ = ['TINY_CAPTIONS', 'mappings', 'ROWS', 'EXACT_BATCH', 'WEIGHTS_NAME', 'CONFIG_NAME', 'CONFIG_KEY', 'quiet_transformers',
+           'train_tokenizer', 'redraw_', 'tiny_backbones', 'demo_images', 'ImageEncoder', 'Mapping', 'MLPMapping',
+           'LinearMapping', 'ClipCapAttention', 'ClipCapLayer', 'ClipCapTransformerMapping', 'TextDecoder', 'Net',
+           'FrozenLinear', 'plain_inference', 'FastVision', 'FastMapping', 'FastMLPMapping', 'FastClipCapMapping',
+           'FastGPT2', 'read_checkpoint', 'checkpoint_config']
 
 # %% ../nbs/01_model.ipynb #90c01c0d
 from contextlib import contextmanager
@@ -123,12 +126,25 @@ def _from_pretrained(cls, name: str, what: str, **kwargs):
         raise ClipcapError(f"cannot load the {what} {name!r}{hint}: {str(e).splitlines()[0]}") from None
 
 # %% ../nbs/01_model.ipynb #cbe3016b
+def _vision_config(clip_model: str):
+    "CLIP's vision config, with the projection width the checkpoint itself states (a CLIPModel config may give it only at the top)."
+    from transformers import AutoConfig, CLIPVisionConfig
+    with warnings.catch_warnings(), quiet_transformers():
+        warnings.simplefilter("ignore")
+        try: config = AutoConfig.from_pretrained(clip_model)
+        except (OSError, ValueError): return None                   # loading the model says why, in one line
+    if isinstance(config, CLIPVisionConfig): return config
+    vision = getattr(config, "vision_config", None)
+    if vision is None: return None
+    vision.projection_dim = config.projection_dim                   # the width of visual_projection, whatever vision_config says
+    return vision
+
 class ImageEncoder(nn.Module):
     "CLIP's vision tower: a batch of images to one embedding each, `(B, D)`."
     def __init__(self, clip_model: str, embedding: str = "pooled"):
         super().__init__()
         from transformers import CLIPVisionModelWithProjection, CLIPImageProcessorPil
-        clip = _from_pretrained(CLIPVisionModelWithProjection, clip_model, "CLIP model")
+        clip = _from_pretrained(CLIPVisionModelWithProjection, clip_model, "CLIP model", config=_vision_config(clip_model))
         self.processor = _from_pretrained(CLIPImageProcessorPil, clip_model, "CLIP image processor")
         self.model, self.projection, self.embedding = clip.vision_model, clip.visual_projection, embedding
         self.dim = clip.config.hidden_size if embedding == "pooled" else clip.config.projection_dim
@@ -184,14 +200,89 @@ class MLPMapping(nn.Module):
         "The prefix `(B, K, n_embd)` for image embeddings `x` `(B, D)`."
         return self.model(x).view(len(x), self.ep_len, self.n_embd)  # (B, K, n_embd)
 
+# %% ../nbs/01_model.ipynb #7b45cdc6
+class LinearMapping(nn.Linear):
+    "ClipCap's mapping for long prefixes (`prefix_length > 10` in their code): one linear layer to the prefix."
+    def __init__(self, in_dim: int, n_embd: int, ep_len: int):
+        super().__init__(in_dim, n_embd * ep_len)
+        self.ep_len, self.n_embd = ep_len, n_embd
+
+    @classmethod
+    def from_config(cls, config: Config, in_dim: int, n_embd: int):
+        "Built from `config` (only `ep_len` matters), for image embeddings of width `in_dim` and GPT-2 width `n_embd`."
+        return cls(in_dim, n_embd, config.ep_len)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, D)
+        "The prefix `(B, K, n_embd)` for image embeddings `x` `(B, D)`."
+        return super().forward(x).view(len(x), self.ep_len, self.n_embd)  # (B, K, n_embd)
+
+# %% ../nbs/01_model.ipynb #899a7e5f
+class ClipCapAttention(nn.Module):
+    "Multi-head self-attention in ClipCap's layout: `to_queries`, `to_keys_values` (no biases) and `project`."
+    def __init__(self, dim: int, n_heads: int):
+        super().__init__()
+        if dim % n_heads: raise ConfigError(f"n_heads={n_heads} must divide GPT-2's width {dim}")
+        self.n_heads, self.scale = n_heads, (dim // n_heads) ** -0.5
+        self.to_queries = nn.Linear(dim, dim, bias=False)
+        self.to_keys_values = nn.Linear(dim, 2 * dim, bias=False)
+        self.project = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, N, dim)
+        "Self-attention over the rows of `x` `(B, N, dim)`: every row attends to every row (no mask)."
+        B, N, dim = x.shape
+        q = self.to_queries(x).view(B, N, self.n_heads, -1).transpose(1, 2)                            # (B, h, N, d)
+        k, v = self.to_keys_values(x).view(B, N, 2, self.n_heads, -1).permute(2, 0, 3, 1, 4)           # 2 × (B, h, N, d)
+        weights = ((q @ k.transpose(-2, -1)) * self.scale).softmax(-1)                                # (B, h, N, N)
+        return self.project((weights @ v).transpose(1, 2).reshape(B, N, dim))                          # (B, N, dim)
+
+class ClipCapLayer(nn.Module):
+    "A pre-norm transformer layer in ClipCap's layout: `norm1`, `attn`, `norm2`, `mlp.fc1`/`mlp.fc2` (ReLU)."
+    def __init__(self, dim: int, n_heads: int, mlp_ratio: int = 2):
+        super().__init__()
+        self.norm1, self.attn, self.norm2 = nn.LayerNorm(dim), ClipCapAttention(dim, n_heads), nn.LayerNorm(dim)
+        self.mlp = nn.ModuleDict(dict(fc1=nn.Linear(dim, dim * mlp_ratio), fc2=nn.Linear(dim * mlp_ratio, dim)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, N, dim)
+        "`x` `(B, N, dim)` plus attention over its normalised rows, then plus the ReLU MLP of the normalised sum."
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp.fc2(torch.relu(self.mlp.fc1(self.norm2(x))))
+
+# %% ../nbs/01_model.ipynb #8452538f
+class ClipCapTransformerMapping(nn.Module):
+    "ClipCap's transformer mapping: normalised image embedding → `clip_length` rows + `ep_len` learned rows → transformer → prefix."
+    def __init__(self, in_dim: int, n_embd: int, ep_len: int, num_layers: int = 8, n_heads: int = 8, mlp_ratio: int = 2,
+                 clip_length: int | None = None):
+        super().__init__()
+        self.in_dim, self.n_embd, self.ep_len, self.clip_length = in_dim, n_embd, ep_len, clip_length or ep_len
+        self.linear = nn.Linear(in_dim, self.clip_length * n_embd)
+        self.prefix_const = nn.Parameter(torch.randn(ep_len, n_embd))
+        self.transformer = nn.ModuleDict(dict(layers=nn.ModuleList(ClipCapLayer(n_embd, n_heads, mlp_ratio) for _ in range(num_layers))))
+
+    @classmethod
+    def from_config(cls, config: Config, in_dim: int, n_embd: int):
+        "The mapping `config` describes (`forward_expansion` is the MLP ratio), from `in_dim` features to GPT-2's width `n_embd`."
+        return cls(in_dim, n_embd, config.ep_len, config.num_layers, config.n_heads, config.forward_expansion)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, in_dim)
+        "The prefix `(B, ep_len, n_embd)` for image embeddings `x` `(B, in_dim)`."
+        x = x / x.norm(2, -1, keepdim=True)                                         # ClipCap trained on normalised features
+        x = self.linear(x).view(len(x), self.clip_length, self.n_embd)              # (B, clip_length, n_embd)
+        x = torch.cat([x, self.prefix_const.expand(len(x), -1, -1)], dim=1)         # (B, clip_length + K, n_embd)
+        for layer in self.transformer.layers: x = layer(x)
+        return x[:, self.clip_length:]                                              # (B, K, n_embd)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        w = state_dict.get(prefix + "linear.weight")  # (clip_length * n_embd, in_dim)
+        if w is not None and w.shape[1] == self.in_dim and w.shape[0] % self.n_embd == 0 and w.shape != self.linear.weight.shape:
+            self.clip_length = w.shape[0] // self.n_embd
+            self.linear = nn.Linear(self.in_dim, w.shape[0]).to(self.linear.weight)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
 # %% ../nbs/01_model.ipynb #f2abf0cf
-mappings = {"transformer": Mapping, "mlp": MLPMapping}
+mappings = {"transformer": Mapping, "mlp": MLPMapping, "linear": LinearMapping, "clipcap_transformer": ClipCapTransformerMapping}
 
 def _registered(table: dict, name: str, what: str):
-    "`table[name]`; names added by `clipcap.checkpoints` are loaded on first use."
-    if name not in table:
-        try: import clipcap.checkpoints  # noqa: F401 (registers the converted formats' mappings and decodings)
-        except ImportError: pass
+    "`table[name]`, or a one-line error that names the known ones."
     if name not in table: raise ConfigError(f"unknown {what} {name!r}; known: {', '.join(sorted(table))}")
     return table[name]
 
@@ -234,7 +325,7 @@ class Net(nn.Module):
     @property
     def device(self) -> torch.device:
         "The device of the mapping's weights, where the net moves its inputs."
-        return self.mapping.mapper.weight.device if hasattr(self.mapping, "mapper") else next(self.mapping.parameters()).device
+        return next(self.mapping.parameters()).device
 
 # %% ../nbs/01_model.ipynb #00367cfd
 def _set_trainable(self: Net, trainable: str):
@@ -262,8 +353,8 @@ def _encode_images(self: Net, images: Sequence[Image.Image]) -> torch.Tensor:
     return self.image_encoder(pixels).float()
 
 def _prefix(self: Net, embeds: torch.Tensor) -> torch.Tensor:
-    "The mapping's prefix for image embeddings `(B, D)`: `(B, K, n_embd)`."
-    return self.mapping(embeds.to(self.device))
+    "The mapping's prefix for image embeddings `(B, D)`: `(B, K, n_embd)`, in the mapping's dtype."
+    return self.mapping(embeds.to(self.device, next(self.mapping.parameters()).dtype))
 
 _add_methods(Net, encode_images=_encode_images, prefix=_prefix)
 
@@ -294,34 +385,37 @@ def _onednn() -> bool:
     except Exception: return False
 
 _ACTIVATIONS = {  # name: (oneDNN post-op, its algorithm, the same in plain PyTorch)
-    "none": ("none", "", lambda y: y), "gelu": ("gelu", "none", F.gelu),
-    "gelu_tanh": ("gelu", "tanh", functools.partial(F.gelu, approximate="tanh")), "swish": ("swish", "", F.silu)}
+    "none": ("none", "", lambda y: y), "relu": ("relu", "", F.relu), "tanh": ("tanh", "", torch.tanh),
+    "gelu": ("gelu", "none", F.gelu), "gelu_tanh": ("gelu", "tanh", functools.partial(F.gelu, approximate="tanh")),
+    "swish": ("swish", "", F.silu)}
+
+ROWS = 8  # every product runs on a multiple of this many rows: fewer rows take kernels that sum in another order
+
+def _padded(rows: torch.Tensor, multiple: int = ROWS) -> torch.Tensor:
+    "`rows` `(M, C)` and zero rows after them, to a multiple of `multiple` rows."
+    return F.pad(rows, (0, 0, 0, -len(rows) % multiple)) if len(rows) % multiple else rows
 
 class FrozenLinear:
-    "`act(x @ weight.T + bias)` (`+ add`) for inference; on CPU the weight is copied once into oneDNN's blocked layout."
+    "`act(x @ weight.T + bias)` (`+ add`) for inference, each row the same to the bit whatever the other rows; on CPU in oneDNN's blocked layout."
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None = None, act: str = "none", dtype=None):
-        self.source = weight.detach()                                                     # (out, in), maybe a view
         self.dtype = dtype or weight.dtype
         self.bias = None if bias is None else bias.detach().to(self.dtype).contiguous()   # (out,)
-        self.act, self.packed = act, self.source.device.type == "cpu" and self.dtype == torch.float32 and _onednn()
-        w = self.source.to(self.dtype).contiguous()
+        self.act, self.packed = act, weight.device.type == "cpu" and self.dtype == torch.float32 and _onednn()
+        w = weight.detach().to(self.dtype).contiguous()                                   # (out, in)
         self.weight = torch.ops.mkldnn._reorder_linear_weight(w) if self.packed else w
-        self._rowwise = None
-
-    def _weight(self, rows: int) -> torch.Tensor:
-        "The blocked weight; for a single row, oneDNN's matrix-vector product reads the plain layout faster."
-        if not self.packed or rows > 1: return self.weight
-        if self._rowwise is None: self._rowwise = self.source.to(self.dtype).contiguous()  # made on first use only
-        return self._rowwise
 
     def __call__(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:  # (..., in) -> (..., out)
+        *lead, n_in = x.shape
+        x = _padded(x.reshape(-1, n_in))                                                  # (M', in): M' a multiple of ROWS
+        if add is not None: add = _padded(add.reshape(-1, add.shape[-1]))
         post_op, algorithm, plain = _ACTIVATIONS[self.act]
-        if self.packed:
-            w = self._weight(x.numel() // x.shape[-1])
-            if add is None: return torch.ops.mkldnn._linear_pointwise(x, w, self.bias, post_op, [], algorithm)
-            if self.act == "none": return torch.ops.mkldnn._linear_pointwise.binary(x, add, w, self.bias, "add")
-        y = plain(F.linear(x, self.weight, self.bias))
-        return y if add is None else y + add
+        if self.packed and add is not None and self.act == "none":                        # the residual added as it is written
+            y = torch.ops.mkldnn._linear_pointwise.binary(x, add, self.weight, self.bias, "add")
+        else:
+            y = (torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, post_op, [], algorithm) if self.packed
+                 else plain(F.linear(x, self.weight, self.bias)))
+            if add is not None: y = y + add
+        return y[:math.prod(lead)].view(*lead, -1)
 
 # %% ../nbs/01_model.ipynb #da8aeebd
 _FAST = dict(enabled=True)
@@ -346,8 +440,17 @@ def _fast(module: nn.Module, kind, *args):
         with torch.no_grad(): hit = _fast_cache[module] = (key, kind(module, dtype, *args))
     return hit[1]
 
+def _fast_wanted(module: nn.Module, x: torch.Tensor) -> bool:
+    "Whether `module` may run its fast form on `x`: fast paths on, and no gradient wanted through it."
+    grad = torch.is_grad_enabled() and (x.requires_grad or any(p.requires_grad for p in module.parameters()))
+    return _FAST["enabled"] and not grad
+
 def _ln(m: nn.LayerNorm, dtype) -> tuple:
     return m.weight.detach().to(dtype), m.bias.detach().to(dtype), m.eps
+
+def _frozen(linear: nn.Linear, dtype, act: str = "none") -> FrozenLinear:
+    "`linear` as a `FrozenLinear` computing in `dtype`."
+    return FrozenLinear(linear.weight, linear.bias, act, dtype)
 
 # %% ../nbs/01_model.ipynb #ef665e71
 class FastVision:
@@ -392,32 +495,115 @@ class FastVision:
         norm1, q_proj, kv_proj, proj, scale, norm2, fc1, fc2 = self.last                         # the class token alone:
         h = F.layer_norm(x, (C,), *norm1)                                                        # (B, 1+N, C)
         k, v = kv_proj(h).view(B, N + 1, 2, H, C // H).permute(2, 0, 3, 1, 4)                   # (B, H, 1+N, C/H) each
-        q = q_proj(_padded(h[:, 0]))[:B].view(B, H, 1, C // H)                                  # (B, H, 1, C/H)
+        q = q_proj(h[:, 0]).view(B, H, 1, C // H)                                               # (B, H, 1, C/H)
         w = ((q * k).sum(-1, keepdim=True) * scale).softmax(2)                                   # (B, H, 1+N, 1); sdpa's bits vary with B
         a = (w * v).sum(2).view(B, C)                                                            # (B, C)
-        x = proj(_padded(a), add=_padded(x[:, 0]))                                               # (B', C): B' a multiple of 32
+        x = proj(a, add=x[:, 0])                                                                 # (B, C)
         x = fc2(fc1(F.layer_norm(x, (C,), *norm2)), add=x)
-        return F.layer_norm(x[:B], (C,), *self.post).to(self.out_dtype)                          # (B, C)
-
-def _padded(rows: torch.Tensor, multiple: int = 32) -> torch.Tensor:
-    "`rows` `(B, C)` and zero rows after them, to a multiple of `multiple` rows: products on them take one kernel for any B."
-    return F.pad(rows, (0, 0, 0, -len(rows) % multiple))
+        return F.layer_norm(x, (C,), *self.post).to(self.out_dtype)                              # (B, C)
 
 # %% ../nbs/01_model.ipynb #c731c6f1
 def _image_encoder_forward(self: ImageEncoder, pixel_values: torch.Tensor) -> torch.Tensor:
     "Embeddings `(B, D)` of pixels `(B, 3, H, W)`."
-    grad = torch.is_grad_enabled() and (pixel_values.requires_grad or any(p.requires_grad for p in self.parameters()))
-    if _FAST["enabled"] and not grad and FastVision.supports(self.model):
-        pooled = _fast(self.model, FastVision)(pixel_values)           # (B, hidden_size)
-    else: pooled = self.model(pixel_values=pixel_values).pooler_output  # (B, hidden_size)
-    return pooled if self.embedding == "pooled" else self.projection(pooled)  # (B, D)
+    fast = _fast_wanted(self, pixel_values)
+    if fast and FastVision.supports(self.model): pooled = _fast(self.model, FastVision)(pixel_values)  # (B, hidden_size)
+    else: pooled = self.model(pixel_values=pixel_values).pooler_output                                  # (B, hidden_size)
+    if self.embedding == "pooled": return pooled
+    return _fast(self.projection, _frozen)(pooled) if fast else self.projection(pooled)                 # (B, D)
 
 _add_methods(ImageEncoder, forward=_image_encoder_forward)
+
+# %% ../nbs/01_model.ipynb #b855957c
+def _attend(q, k, v, scale: float = 1.0) -> torch.Tensor:
+    "Attention of queries `q` `(B, H, T, d)` over keys and values `(B, H, N, d)`, unmasked: `(B, H, T, d)`."
+    q, k, v = q.contiguous(), k.contiguous(), v.contiguous()           # strided views take a product whose bits vary with B
+    return ((q @ k.transpose(-2, -1)) * scale).softmax(-1) @ v
+
+class FastMapping:
+    "The seed's mapping for inference. Each image is a sequence of one row, so its attention is exactly its value projection."
+    @classmethod
+    def supports(cls, m: Mapping) -> bool:
+        "Whether every layer's activation is ReLU or GELU (what PyTorch's encoder layer records in `activation_relu_or_gelu`)."
+        return all(getattr(l, "activation_relu_or_gelu", 0) in (1, 2) for l in m.transformer_encoder.layers)
+
+    def __init__(self, m: Mapping, dtype):
+        self.layers, self.shape = [], (m.ep_len, m.n_embd)
+        for l in m.transformer_encoder.layers:
+            a, D = l.self_attn, l.self_attn.embed_dim
+            value = FrozenLinear(a.in_proj_weight[2 * D:], a.in_proj_bias[2 * D:], dtype=dtype)   # softmax over one key is 1
+            act = {1: "relu", 2: "gelu"}[l.activation_relu_or_gelu]
+            self.layers.append((l.norm_first, value, _frozen(a.out_proj, dtype), _ln(l.norm1, dtype),
+                                _frozen(l.linear1, dtype, act), _frozen(l.linear2, dtype), _ln(l.norm2, dtype)))
+        self.mapper = _frozen(m.mapper, dtype)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, D)
+        D = x.shape[-1]
+        for norm_first, value, out, norm1, fc1, fc2, norm2 in self.layers:
+            if norm_first:
+                x = out(value(F.layer_norm(x, (D,), *norm1)), add=x)
+                x = fc2(fc1(F.layer_norm(x, (D,), *norm2)), add=x)
+            else:
+                x = F.layer_norm(out(value(x), add=x), (D,), *norm1)
+                x = F.layer_norm(fc2(fc1(x), add=x), (D,), *norm2)
+        return self.mapper(x).view(len(x), *self.shape)                                   # (B, K, n_embd)
+
+class FastMLPMapping:
+    "ClipCap's MLP mapping, or its single linear layer, for inference."
+    @classmethod
+    def supports(cls, m) -> bool: return True
+
+    def __init__(self, m, dtype):
+        self.shape = (m.ep_len, m.n_embd)
+        self.layers = ([_frozen(m.model[0], dtype, "tanh"), _frozen(m.model[2], dtype)] if isinstance(m, MLPMapping)
+                       else [_frozen(m, dtype)])
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, D)
+        for layer in self.layers: x = layer(x)
+        return x.view(len(x), *self.shape)                                                # (B, K, n_embd)
+
+class FastClipCapMapping:
+    "ClipCap's transformer mapping for inference."
+    @classmethod
+    def supports(cls, m) -> bool: return True
+
+    def __init__(self, m: ClipCapTransformerMapping, dtype):
+        self.clip_length, self.n_embd = m.clip_length, m.n_embd
+        self.linear, self.prefix_const = _frozen(m.linear, dtype), m.prefix_const.detach().to(dtype)
+        self.layers = [(_ln(l.norm1, dtype), _frozen(l.attn.to_queries, dtype), _frozen(l.attn.to_keys_values, dtype),
+                        _frozen(l.attn.project, dtype), l.attn.n_heads, l.attn.scale, _ln(l.norm2, dtype),
+                        _frozen(l.mlp.fc1, dtype, "relu"), _frozen(l.mlp.fc2, dtype)) for l in m.transformer.layers]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, in_dim)
+        B, C = len(x), self.n_embd
+        x = self.linear(x / x.norm(2, -1, keepdim=True)).view(B, self.clip_length, C)
+        x = torch.cat([x, self.prefix_const.expand(B, -1, -1)], dim=1)                  # (B, N, C)
+        N = x.shape[1]
+        for norm1, to_q, to_kv, project, H, scale, norm2, fc1, fc2 in self.layers:
+            h = F.layer_norm(x, (C,), *norm1)
+            q = to_q(h).view(B, N, H, C // H).transpose(1, 2)                             # (B, H, N, d)
+            k, v = to_kv(h).view(B, N, 2, H, C // H).permute(2, 0, 3, 1, 4)              # 2 × (B, H, N, d)
+            x = project(_attend(q, k, v, scale).transpose(1, 2).reshape(B, N, C), add=x)
+            x = fc2(fc1(F.layer_norm(x, (C,), *norm2)), add=x)
+        return x[:, self.clip_length:]                                                    # (B, K, n_embd)
+
+# %% ../nbs/01_model.ipynb #63bdf389
+_FAST_MAPPINGS = {Mapping: FastMapping, MLPMapping: FastMLPMapping, LinearMapping: FastMLPMapping,
+                  ClipCapTransformerMapping: FastClipCapMapping}
+
+def _prefix(self: Net, embeds: torch.Tensor) -> torch.Tensor:
+    "The mapping's prefix for image embeddings `(B, D)`: `(B, K, n_embd)`, in the mapping's dtype."
+    x = embeds.to(self.device, next(self.mapping.parameters()).dtype)
+    kind = _FAST_MAPPINGS.get(type(self.mapping))
+    if kind and _fast_wanted(self.mapping, x) and kind.supports(self.mapping): return _fast(self.mapping, kind)(x)
+    return self.mapping(x)
+
+_add_methods(Net, prefix=_prefix)
 
 # %% ../nbs/01_model.ipynb #b1f651a0
 class FastGPT2:
     "GPT-2 (`GPT2LMHeadModel`) for decoding: packed weights, a preallocated key/value cache, the head on the last row."
     activations = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "silu": "swish"}
+    graphs = True  # on CUDA, replay each cache's one-row step as a CUDA graph (the same kernels, launched at once)
 
     @classmethod
     def supports(cls, gpt) -> bool:
@@ -436,151 +622,119 @@ class FastGPT2:
             w[:c.n_embd] *= h.attn.scaling; b[:c.n_embd] *= h.attn.scaling                   # queries come out scaled
             self.blocks.append((_ln(h.ln_1, dtype), FrozenLinear(w, b, dtype=dtype), linear(h.attn.c_proj),
                                 _ln(h.ln_2, dtype), linear(h.mlp.c_fc, act), linear(h.mlp.c_proj)))
-        self.wte, self.wpe, self.ln_f = t.wte.weight.detach(), t.wpe.weight.detach().to(dtype), _ln(t.ln_f, dtype)
+        self.wpe, self.ln_f = t.wpe.weight.detach().to(dtype), _ln(t.ln_f, dtype)
         self.head = FrozenLinear(gpt.lm_head.weight, gpt.lm_head.bias, dtype=dtype)
 
     def cache(self, batch: int, length: int, device) -> dict:
-        "An empty key/value cache for `batch` sequences of up to `length` positions."
-        kv = torch.empty(len(self.blocks), 2, batch, self.n_head, length, self.n_embd // self.n_head,
+        "An empty key/value cache for `batch` sequences of `length` positions (zeros: attention reads all of it)."
+        kv = torch.zeros(len(self.blocks), 2, batch, self.n_head, length, self.n_embd // self.n_head,
                          dtype=self.dtype, device=device)
         return dict(kv=kv, pos=0)
 
-    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
-        "Token embeddings `(B, n_embd)` of `tokens` `(B,)`, in the dtype it computes in."
-        return self.wte[tokens].to(self.dtype)  # (B,) -> (B, n_embd)
+    def reorder(self, cache: dict, rows: torch.Tensor):
+        "Make sequence `i` of `cache` a copy of its sequence `rows[i]` (beam search): in place while the batch keeps its size."
+        kv = cache["kv"].index_select(2, rows)                                             # (layers, 2, N, H, L, C/H)
+        if kv.shape == cache["kv"].shape: cache["kv"].copy_(kv)                           # a recorded graph stays valid
+        else: cache["kv"] = kv
 
-    def __call__(self, x: torch.Tensor, cache: dict) -> torch.Tensor:
-        "Feed the next rows `x` `(B, T, n_embd)`; the logits after the last one, `(B, vocab)`, in float32."
-        (B, T, C), H, p = x.shape, self.n_head, cache["pos"]
-        h = x.to(self.dtype) + self.wpe[p:p + T]                                            # (B, T, C)
-        seen = torch.ones(T, p + T, dtype=torch.bool, device=x.device).tril(p) if T > 1 else None  # no row sees its future
+    def forward(self, x: torch.Tensor, kv: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        "Rows `x` `(B, T, n_embd)` at `positions` `(T,)`, their keys and values written into `kv`: the logits after the last row."
+        (B, T, C), H, L = x.shape, self.n_head, kv.shape[4]
+        h = x.to(self.dtype) + self.wpe[positions]                                          # (B, T, C)
+        sees = torch.arange(L, device=x.device) <= positions[:, None]                       # (T, L): itself and what came before
         for i, (norm1, qkv, proj, norm2, fc, out) in enumerate(self.blocks):
-            y = qkv(F.layer_norm(h, (C,), *norm1)).view(B, T, 3, H, C // H)
-            kv = cache["kv"][i, :, :, :, :p + T]                                              # (2, B, H, p+T, C/H)
-            kv[:, :, :, p:] = y[:, :, 1:].permute(2, 0, 3, 1, 4)                               # this step's keys, values
-            a = F.scaled_dot_product_attention(y[:, :, 0].transpose(1, 2), kv[0], kv[1], attn_mask=seen, scale=1.0)  # (B, H, T, C/H)
+            q, k, v = qkv(F.layer_norm(h, (C,), *norm1)).view(B, T, 3, H, C // H).permute(2, 0, 3, 1, 4)  # (B, H, T, C/H)
+            kv[i, 0].index_copy_(2, positions, k); kv[i, 1].index_copy_(2, positions, v)    # this step's keys and values
+            a = (q.contiguous() @ kv[i, 0].transpose(2, 3)).masked_fill(~sees, -math.inf).softmax(-1) @ kv[i, 1]  # (B, H, T, C/H), all L rows
             h = proj(a.transpose(1, 2).reshape(B, T, C), add=h)                                 # h + attention
             h = out(fc(F.layer_norm(h, (C,), *norm2)), add=h)                                  # h + MLP
-        cache["pos"] = p + T
         return self.head(F.layer_norm(h[:, -1], (C,), *self.ln_f)).float()                    # (B, vocab)
 
-# %% ../nbs/01_model.ipynb #fb1c0c4c
-def _check_decoding(max_len, min_len, num_beams, temperature, top_k, top_p):
-    if max_len < 1: raise ClipcapError(f"max_len must be at least 1, got {max_len}")
-    if not 0 <= min_len <= max_len: raise ClipcapError(f"min_len must be between 0 and max_len ({max_len}), got {min_len}")
-    if num_beams < 1: raise ClipcapError(f"num_beams must be at least 1, got {num_beams}")
-    if not temperature > 0: raise ClipcapError(f"temperature must be positive, got {temperature}")
-    if top_k < 0: raise ClipcapError(f"top_k must not be negative, got {top_k}")
-    if not 0 < top_p <= 1: raise ClipcapError(f"top_p must be in (0, 1], got {top_p}")
+    def __call__(self, x: torch.Tensor, cache: dict) -> torch.Tensor:
+        "Feed the next rows `x` `(B, T, n_embd)` into `cache`; the logits after the last one, `(B, vocab)`, in float32."
+        p, T = cache["pos"], x.shape[1]
+        if T == 1 and x.is_cuda and self.graphs: logits = _graphed(self, cache)(x, p)
+        else: logits = self.forward(x, cache["kv"], torch.arange(p, p + T, device=x.device))
+        cache["pos"] = p + T
+        return logits
 
-def _warpers(temperature, top_k, top_p):
-    from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
-    warpers = LogitsProcessorList()
-    if temperature != 1.0: warpers.append(TemperatureLogitsWarper(temperature))
-    if top_k: warpers.append(TopKLogitsWarper(top_k))
-    if top_p < 1.0: warpers.append(TopPLogitsWarper(top_p))
-    return warpers
+# %% ../nbs/01_model.ipynb #b7ba5199
+def _graphed(fast: FastGPT2, cache: dict):
+    "`step(x, p)`: `fast`'s one-row step over `cache`, run eagerly and recorded as a CUDA graph at its first call, replayed after."
+    kv = cache["kv"]
+    if cache.get("graph", (None,))[0] is kv: return cache["graph"][1]
+    x_in = torch.zeros(kv.shape[2], 1, fast.n_embd, dtype=fast.dtype, device=kv.device)    # the graph's fixed inputs
+    position = torch.zeros(1, dtype=torch.long, device=kv.device)
+    graph, out = None, None
+    def step(x: torch.Tensor, p: int) -> torch.Tensor:
+        nonlocal graph, out
+        x_in.copy_(x); position.fill_(p)
+        if graph is not None: graph.replay(); return out.clone()
+        side = torch.cuda.Stream(); side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side): first = fast.forward(x_in, kv, position)              # this step, run once as usual
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph): out = fast.forward(x_in, kv, position)                # recorded, not run
+        return first
+    cache["graph"] = (kv, step)
+    return step
 
-def _until_eos(rows: torch.Tensor, eos: int) -> list[list[int]]:
-    "Each row's tokens before its first end token."
+# %% ../nbs/01_model.ipynb #bbd8c9e4
+EXACT_BATCH = {"cuda": 64}  # images per pass on devices whose kernels change with the shapes: each pass gets exactly this many
+
+def _in_exact_passes(net: Net, x: torch.Tensor, fn) -> list:
+    "`fn(x)` as a list, computed in passes of exactly `EXACT_BATCH[device]` rows where the device needs it (the last one padded)."
+    n = EXACT_BATCH.get(net.device.type)
+    if n is None or len(x) == 0: return list(fn(x))
     out = []
-    for row in rows.tolist():
-        out.append(row[:row.index(eos)] if eos in row else row)
+    for i in range(0, len(x), n):
+        part = x[i:i + n]
+        padded = torch.cat([part, part[-1:].expand(n - len(part), *part.shape[1:])]) if len(part) < n else part
+        out += list(fn(padded))[:len(part)]
     return out
 
-# %% ../nbs/01_model.ipynb #04a89bd0
-def _stepper(gpt, batch: int, length: int, device):
-    "`(step, embed)`: `step(x (B, T, n_embd)) -> logits (B, vocab)` after those rows; `embed(tokens (B,)) -> (B, n_embd)`."
-    if _FAST["enabled"] and FastGPT2.supports(gpt):
-        fast = _fast(gpt, FastGPT2)
-        cache = fast.cache(batch, length, device)
-        return (lambda x: fast(x, cache)), fast.embed
-    from transformers import DynamicCache
-    cache = DynamicCache()
-    def step(x): return gpt.lm_head(gpt.transformer(None, cache, inputs_embeds=x, use_cache=True).last_hidden_state[:, -1]).float()
-    return step, gpt.transformer.wte
+@torch.no_grad()
+def _encode_images(self: Net, images: Sequence[Image.Image]) -> torch.Tensor:
+    "CLIP embeddings of a batch of PIL images, one forward pass: `(B, D)`."
+    pixels = self.image_encoder.preprocess(list(images)).to(self.device, self.image_encoder.model.dtype)
+    return torch.stack(_in_exact_passes(self, pixels, self.image_encoder)).float()
 
-def decode_loop(gpt, prefix: torch.Tensor, eos: int, max_len: int, min_len: int = 0, do_sample: bool = False,
-                temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None) -> torch.Tensor:
-    "Greedy or sampled decoding after `prefix` `(B, K, n_embd)` with a key/value cache: tokens `(B, L)`, end-padded."
-    B, K = prefix.shape[:2]
-    warpers = _warpers(temperature, top_k, top_p) if do_sample else None
-    generator = torch.Generator(prefix.device).manual_seed(seed) if seed is not None else None
-    step, embed = _stepper(gpt, B, K + max_len, prefix.device)
-    x = prefix                                                          # (B, K, n_embd), then (B, 1, n_embd)
-    out = torch.full((B, max_len), eos, dtype=torch.long, device=prefix.device)
-    done = torch.zeros(B, dtype=torch.bool, device=prefix.device)
-    for i in range(max_len):
-        logits = step(x)                                                # (B, vocab), float32
-        if i < min_len: logits[:, eos] = -math.inf
-        if do_sample:
-            logits = warpers(out[:, :i], logits)
-            token = torch.multinomial(logits.softmax(-1), 1, generator=generator)[:, 0]
-        else: token = logits.argmax(-1)                                # (B,)
-        token = token.masked_fill(done, eos)
-        out[:, i] = token
-        done |= token == eos
-        if done.all(): return out[:, :i + 1]
-        x = embed(token)[:, None]                                      # (B, 1, n_embd)
-    return out
-
-# %% ../nbs/01_model.ipynb #3963f939
-def beam_search(gpt, prefix: torch.Tensor, eos: int, max_len: int, min_len: int = 0, num_beams: int = 3,
-                length_penalty: float = 1.0, **sampling) -> torch.Tensor:
-    "Beam search after `prefix` `(B, K, n_embd)` with transformers' `generate`: tokens `(B, L)`, end-padded."
-    from transformers import GenerationConfig
-    seed, do_sample = sampling.pop("seed", None), sampling.pop("do_sample", False)
-    if seed is not None: torch.manual_seed(seed)
-    sampling = dict(do_sample=True, **sampling) if do_sample else {}   # warpers only matter when sampling
-    gc = GenerationConfig(max_new_tokens=max_len, min_new_tokens=min_len, num_beams=num_beams, eos_token_id=eos,
-                          pad_token_id=eos, bos_token_id=eos, length_penalty=length_penalty, early_stopping=True, **sampling)
-    attention = torch.ones(prefix.shape[:2], dtype=torch.long, device=prefix.device)
-    return gpt.generate(inputs_embeds=prefix.to(gpt.dtype), attention_mask=attention, generation_config=gc)
-
-# %% ../nbs/01_model.ipynb #8054bb43
-class Decoding:
-    "clipcap's own decoding: greedy, sampling or beam search over the mapping's prefix."
-    def generate(self, net: Net, embeds: torch.Tensor, max_len: int, min_len: int = 0, num_beams: int = 1,
-                 do_sample: bool = False, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
-                 seed: int | None = None) -> list[list[int]]:
-        "Token ids for image `embeds` `(B, D)`, one list per image, without the end token."
-        gpt, eos = net.text_decoder.model, net.text_decoder.eos
-        prefix = net.prefix(embeds).to(gpt.dtype)                      # (B, K, n_embd)
-        sampling = dict(do_sample=do_sample, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
-        if num_beams > 1: tokens = beam_search(gpt, prefix, eos, max_len, min_len, num_beams, **sampling)
-        else: tokens = decode_loop(gpt, prefix, eos, max_len, min_len, **sampling)
-        return _until_eos(tokens, eos)
-
-    def text(self, net: Net, ids: list[int]) -> str:
-        "A caption from token ids: decoded, stripped, first letter upper-cased."
-        text = net.text_decoder.tokenizer.decode(ids, skip_special_tokens=True).strip()
-        return text[:1].upper() + text[1:]
-
-decodings = {"default": Decoding()}
+_add_methods(Net, encode_images=_encode_images)
 
 # %% ../nbs/01_model.ipynb #1093a3c3
 @torch.inference_mode()
 def _generate(self: Net, embeds: torch.Tensor, max_len: int | None = None, min_len: int = 0, num_beams: int = 1,
               do_sample: bool = False, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0,
               seed: int | None = None) -> list[list[int]]:
-    "Caption token ids for image embeddings `(B, D)`, one list per image, without the end token."
+    "Caption token ids for image embeddings `(B, D)`, one list per image: the same ids in any batch."
     max_len = self.config.max_len if max_len is None else max_len
-    _check_decoding(max_len, min_len, num_beams, temperature, top_k, top_p)
-    decoding = _registered(decodings, self.config.decoding, "decoding")
-    return decoding.generate(self, embeds, max_len=max_len, min_len=min_len, num_beams=num_beams, do_sample=do_sample,
-                             temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    kw = dict(min_len=min_len, num_beams=num_beams, do_sample=do_sample, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
+    check_decoding(max_len, **kw)
+    fam, gpt, tok = family(self.config.decoding), self.text_decoder.model, self.text_decoder.tokenizer
+    stop = tok.eos_token_id if fam.stop == "eos" else tok.encode(fam.stop)[0]
+    engine = _fast(gpt, FastGPT2) if _FAST["enabled"] and FastGPT2.supports(gpt) else None
+    def captions(e: torch.Tensor) -> list[list[int]]:
+        feed = make_feed(fam, gpt, self.prefix(e).to(gpt.dtype), max_len, tok.bos_token_id, engine)
+        return decode(feed, fam, stop, max_len, keys=image_keys(e), **kw)
+    return _in_exact_passes(self, embeds, captions)
+
+def _text(self: Net, ids: list[int]) -> str:
+    "The caption a user reads for one image's token ids, written as its decoding family wrote text."
+    return caption_text(family(self.config.decoding), self.text_decoder.tokenizer, ids)
 
 def _caption(self: Net, images: Sequence[Image.Image], **decoding) -> list[str]:
     "Captions for a batch of PIL images: one CLIP pass, one batched decode."
     if not len(images): return []
-    ids = self.generate(self.encode_images(images), **decoding)
-    decoder = _registered(decodings, self.config.decoding, "decoding")
-    return [decoder.text(self, t) for t in ids]
+    return [self.text(ids) for ids in self.generate(self.encode_images(images), **decoding)]
 
-_add_methods(Net, generate=_generate, caption=_caption)
+_add_methods(Net, generate=_generate, text=_text, caption=_caption)
+
+# %% ../nbs/01_model.ipynb #d1a2b3c1
+from safetensors import safe_open
+from .config import replacing
 
 # %% ../nbs/01_model.ipynb #b9b78a0c
-WEIGHTS_NAME, CONFIG_NAME = "model.safetensors", "config.json"
+WEIGHTS_NAME, CONFIG_NAME, CONFIG_KEY = "model.safetensors", "config.json", "clipcap.config"
 
 def _stored_state(self: Net) -> dict[str, torch.Tensor]:
     "The weights a checkpoint stores: the mapping, and GPT-2 unless it is frozen (tied weights once)."
@@ -590,34 +744,45 @@ def _stored_state(self: Net) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in state.items()}
 
 def _save_pretrained(self: Net, path) -> Path:
-    "Save `config.json` and `model.safetensors` into the folder `path`."
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path, prefix=".model.", suffix=".tmp", delete=False) as f: tmp = Path(f.name)
-    try:
-        save_file(self._stored_state(), str(tmp), metadata={"format": "pt", "clipcap": "1"})
-        tmp.replace(path/WEIGHTS_NAME)
-    finally: tmp.unlink(missing_ok=True)
-    self.config.to_json(path/CONFIG_NAME)
+    "Save `model.safetensors` (the weights, and the config in their metadata), then `config.json`, into the folder `path`."
+    path, config = Path(path), self.config.to_json()
+    with replacing(path/WEIGHTS_NAME) as tmp:                          # the commit point: weights and config, one file
+        save_file(self._stored_state(), str(tmp), metadata={"format": "pt", "clipcap": "1", CONFIG_KEY: config})
+    write_text_atomic(path/CONFIG_NAME, config)                         # the same config, for people and tools
     return path
 
 _add_methods(Net, _stored_state=_stored_state, save_pretrained=_save_pretrained)
+
+# %% ../nbs/01_model.ipynb #d1a2b3c3
+def read_checkpoint(path, weights: bool = True) -> tuple[Config, dict[str, torch.Tensor] | None]:
+    "The config and (with `weights`) the stored weights of the checkpoint folder `path`, read through one open of its weights."
+    path = Path(path)
+    file, meta, state = path/WEIGHTS_NAME, {}, None
+    if file.is_file():
+        try:
+            with safe_open(str(file), "pt") as f:
+                meta = f.metadata() or {}
+                if weights: state = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as e: raise ClipcapError(f"cannot read {file}: {e}") from None
+    if CONFIG_KEY in meta: return Config.from_json(meta[CONFIG_KEY]), state
+    if (path/CONFIG_NAME).is_file() and (file.is_file() or not weights):   # saved before the config went into the weights
+        return Config.from_json(path/CONFIG_NAME), state
+    raise ClipcapError(f"{path} is not a clipcap checkpoint folder (it needs {CONFIG_NAME} and {WEIGHTS_NAME})")
+
+def checkpoint_config(path) -> Config:
+    "The config of the checkpoint folder `path`: the one its weights carry, else its `config.json`."
+    return read_checkpoint(path, weights=False)[0]
 
 # %% ../nbs/01_model.ipynb #d770e0e3
 @classmethod
 def _net_from_pretrained(cls, path, **overrides) -> Net:
     "Load a clipcap checkpoint folder; `overrides` are config fields (e.g. local backbone folders)."
-    path = Path(path)
-    if not (path/CONFIG_NAME).is_file() or not (path/WEIGHTS_NAME).is_file():
-        raise ClipcapError(f"{path} is not a clipcap checkpoint folder (it needs {CONFIG_NAME} and {WEIGHTS_NAME})")
-    config = Config.from_json(path/CONFIG_NAME).update(**overrides)
-    net = cls(config)
-    try: state = load_file(str(path/WEIGHTS_NAME))
-    except Exception as e: raise ClipcapError(f"cannot read {path/WEIGHTS_NAME}: {e}") from None
+    config, state = read_checkpoint(path)
+    net = cls(config.update(**overrides))
     missing, unexpected = net.load_state_dict(state, strict=False)
     expected = set(net._stored_state())
     if unexpected or expected - set(state):
-        raise ClipcapError(f"{path/WEIGHTS_NAME} does not fit this config: "
+        raise ClipcapError(f"{Path(path)/WEIGHTS_NAME} does not fit this config: "
                            f"missing {sorted(expected - set(state))[:3]}, unexpected {sorted(unexpected)[:3]}")
     return net.eval()
 

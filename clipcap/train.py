@@ -4,16 +4,16 @@
 
 # %% ../nbs/03_train.ipynb #2f786482
 from __future__ import annotations
-import contextlib, dataclasses, io, json, math, os, secrets, signal, sys, threading, time
+import contextlib, dataclasses, json, math, os, secrets, signal, sys, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np, torch
 from safetensors import safe_open
-from safetensors.torch import save as safetensors_bytes
+from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from .config import Config, ClipcapError, load_config, write_bytes_atomic
+from .config import Config, ClipcapError, load_config, replacing, owning, is_temporary, LOCK_NAME
 from .model import Net, CONFIG_NAME, WEIGHTS_NAME
 from .data import CaptionDataset, CaptionSplit
 
@@ -76,7 +76,8 @@ def save_state(path, net: Net, optimizer: torch.optim.Optimizer, info: dict, sca
             tensors[f"optimizer.{i}.{k}"] = v.detach().to("cpu", copy=True).contiguous()
     info = dict(info, trainable_names=names, param_groups=opt["param_groups"],
                 scaler=scaler.state_dict() if scaler is not None else None)
-    return write_bytes_atomic(path, safetensors_bytes(tensors, metadata={"clipcap.training": json.dumps(info)}))
+    with replacing(path) as tmp: save_file(tensors, str(tmp), metadata={"clipcap.training": json.dumps(info)})
+    return Path(path)
 
 def read_state(path) -> tuple[dict, dict]:
     "The `(info, tensors)` of a training state file; `ClipcapError` if it is not one."
@@ -196,9 +197,7 @@ def plot_losses(run: dict, path=None):
     if run["losses"] or val: ax.set_yscale("log")
     if run["losses"] or val: ax.legend()
     if path is not None:
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-        write_bytes_atomic(path, buf.getvalue())
+        with replacing(path) as tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
     return fig
 
 # %% ../nbs/03_train.ipynb #361bb277
@@ -228,126 +227,127 @@ def train(data, out, config: Config | None = None, options: TrainOptions | None 
           cpu: bool = False, samples: int = 4, save_every: int = 0, wandb: bool = False, progress: bool = True,
           verbose: bool = True, callback=None) -> dict:
     "Train on the dataset folder `data`; `out` ends as the best checkpoint by validation loss. A summary of the run."
-    from accelerate import Accelerator
+    from accelerate import Accelerator, PartialState
     out, ds = Path(out), CaptionDataset(data)
-    config, options, saved = _begin(out, ds, config, options, resume)
-    ds.check_backbone(config)
     launched = int(os.environ.get("WORLD_SIZE", "1"))                  # set by torchrun / accelerate launch
     cpu = cpu or (launched > 1 and not torch.cuda.is_available())        # several CPU processes: gloo
-    accelerator = Accelerator(cpu=cpu, mixed_precision=_precision(options.precision, cpu))
-    if accelerator.num_processes != launched:
-        raise ClipcapError(f"launched as {launched} processes, but Accelerate sees {accelerator.num_processes}; "
-                           "start several processes with 'accelerate launch' or 'torchrun'")
-    W, rank, main, device = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process, accelerator.device
-    say = (tqdm.write if progress else print) if verbose and main else (lambda *a, **k: None)
-    batch_size = 2 ** config.batch_size_exp
-    if batch_size % (W * options.accum):
-        raise ClipcapError(f"the batch of {batch_size} captions does not split evenly into {W} process(es) x {options.accum} micro-batches")
-    train_split, val_split = ds.split("train"), ds.split("val")
-    steps_per_epoch = len(train_split) // batch_size
-    if steps_per_epoch == 0:
-        raise ClipcapError(f"the train split has {len(train_split)} captions, fewer than one batch of {batch_size}; lower batch_size_exp")
-    total_steps = steps_per_epoch * config.epochs
-    log_every = max(1, steps_per_epoch // 20)
+    with owning(out, PartialState(cpu=cpu)):                            # the folder is this run's until it returns
+        config, options, saved = _begin(out, ds, config, options, resume)
+        ds.check_backbone(config)
+        accelerator = Accelerator(cpu=cpu, mixed_precision=_precision(options.precision, cpu))
+        if accelerator.num_processes != launched:
+            raise ClipcapError(f"launched as {launched} processes, but Accelerate sees {accelerator.num_processes}; "
+                               "start several processes with 'accelerate launch' or 'torchrun'")
+        W, rank, main, device = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process, accelerator.device
+        say = (tqdm.write if progress else print) if verbose and main else (lambda *a, **k: None)
+        batch_size = 2 ** config.batch_size_exp
+        if batch_size % (W * options.accum):
+            raise ClipcapError(f"the batch of {batch_size} captions does not split evenly into {W} process(es) x {options.accum} micro-batches")
+        train_split, val_split = ds.split("train"), ds.split("val")
+        steps_per_epoch = len(train_split) // batch_size
+        if steps_per_epoch == 0:
+            raise ClipcapError(f"the train split has {len(train_split)} captions, fewer than one batch of {batch_size}; lower batch_size_exp")
+        total_steps = steps_per_epoch * config.epochs
+        log_every = max(1, steps_per_epoch // 20)
 
-    torch.manual_seed(config.seed)                                     # the mapping's initial weights
-    net = Net(config)
-    train_tokens, val_tokens = Tokens(train_split, net, config.max_len), Tokens(val_split, net, config.max_len)
-    model = accelerator.prepare(net)                                   # DDP-wrapped when there are several processes
-    trainable = [p for p in net.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW([dict(params=[p for p in trainable if p.dim() >= 2], weight_decay=options.weight_decay),
-                                   dict(params=[p for p in trainable if p.dim() < 2], weight_decay=0.0)], lr=config.lr)
-    run = dict(epoch=0, step=0, best=None, history=[], losses=[], epoch_loss=[0.0, 0], window=[0.0, 0], wandb_id=None)
-    if saved:
-        restore_state(*saved, net, optimizer, accelerator.scaler)
-        run.update({k: saved[0][k] for k in run})
-    optimizer = accelerator.prepare(optimizer)
-    tracker = _wandb_start(out, run, config, options) if wandb and main else None
+        torch.manual_seed(config.seed)                                 # the mapping's initial weights
+        net = Net(config)
+        train_tokens, val_tokens = Tokens(train_split, net, config.max_len), Tokens(val_split, net, config.max_len)
+        model = accelerator.prepare(net)                               # DDP-wrapped when there are several processes
+        trainable = [p for p in net.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW([dict(params=[p for p in trainable if p.dim() >= 2], weight_decay=options.weight_decay),
+                                       dict(params=[p for p in trainable if p.dim() < 2], weight_decay=0.0)], lr=config.lr)
+        run = dict(epoch=0, step=0, best=None, history=[], losses=[], epoch_loss=[0.0, 0], window=[0.0, 0], wandb_id=None)
+        if saved:
+            restore_state(*saved, net, optimizer, accelerator.scaler)
+            run.update({k: saved[0][k] for k in run})
+        optimizer = accelerator.prepare(optimizer)
+        tracker = _wandb_start(out, run, config, options) if wandb and main else None
 
-    def checkpoint():                                                  # everything needed to continue, atomically
-        if main:
-            info = dict(run, config=config.to_dict(), options=dataclasses.asdict(options), data_key=ds.meta.get("key"),
-                        steps_per_epoch=steps_per_epoch, total_steps=total_steps, processes=W)
-            save_state(out/STATE_DIR/STATE_NAME, net, optimizer.optimizer, info, accelerator.scaler)
-        accelerator.wait_for_everyone()
+        def checkpoint():                                              # everything needed to continue, atomically
+            if main:
+                info = dict(run, config=config.to_dict(), options=dataclasses.asdict(options), data_key=ds.meta.get("key"),
+                            steps_per_epoch=steps_per_epoch, total_steps=total_steps, processes=W)
+                save_state(out/STATE_DIR/STATE_NAME, net, optimizer.optimizer, info, accelerator.scaler)
+            accelerator.wait_for_everyone()
 
-    if run["epoch"] >= config.epochs: say(f"{out}: the run has finished ({run['epoch']} of {config.epochs} epochs); nothing to do")
-    elif run["step"]: say(f"{out}: resuming at epoch {run['epoch'] + 1}, step {run['step']} of {total_steps}")
-    elif resume: say(f"{out}: no run to resume yet; starting one")
-    start, steps_done, train_time, interrupted = time.time(), 0, 0.0, None
-    with StopRequest() as stop:
-        for epoch in range(run["epoch"], config.epochs):
-            epoch_start = time.time()
-            batches = epoch_batches(len(train_tokens), batch_size, config.seed, epoch)
-            done = run["step"] - epoch * steps_per_epoch                 # batches of this epoch done before a resume
-            model.train()
-            bar = tqdm(total=steps_per_epoch, initial=done, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
-                       disable=not (progress and main), dynamic_ncols=True, leave=False)
-            for batch in batches[done:]:
-                lr = learning_rate(run["step"], total_steps, config.lr, config.k)
-                for group in optimizer.param_groups: group["lr"] = lr
-                torch.manual_seed(step_seed(config.seed, run["step"], rank))   # dropout
-                micro = micro_batches(batch, W, rank, options.accum)
-                loss = torch.zeros((), device=device)
-                for i, indices in enumerate(micro):
-                    embeds, tokens, mask = (x.to(device) for x in train_tokens.batch(indices))
-                    with accelerator.no_sync(model) if i < len(micro) - 1 else contextlib.nullcontext():
-                        with accelerator.autocast(): micro_loss = model(embeds, tokens, mask) / len(micro)
-                        accelerator.backward(micro_loss)
-                    loss += micro_loss.detach()
-                if options.clip_norm: accelerator.clip_grad_norm_(trainable, options.clip_norm)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                run["step"] += 1; steps_done += 1
-                if callback is not None: callback(dict(run, loss=loss.item(), lr=lr, epoch=epoch))   # this process's loss
-                flag = torch.tensor(0.0 if stop.signal is None else 1.0, device=device)
-                synced = accelerator.gather(torch.stack([loss.float(), flag])[None])   # (W, 2): every process's loss and stop flag
-                loss, stopping = synced[:, 0].mean().item(), bool(synced[:, 1].max() > 0)
-                run["epoch_loss"] = [run["epoch_loss"][0] + loss, run["epoch_loss"][1] + 1]
-                run["window"] = [run["window"][0] + loss, run["window"][1] + 1]
-                if run["window"][1] == log_every or run["step"] == (epoch + 1) * steps_per_epoch:
-                    run["losses"].append([run["step"], run["window"][0] / run["window"][1]])
-                    if tracker: tracker.log({"train/loss": run["losses"][-1][1], "train/lr": lr}, step=run["step"])
-                    run["window"] = [0.0, 0]
-                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", refresh=False); bar.update()
-                if stopping:
-                    interrupted = stop.signal or "a signal in another process"
+        if run["epoch"] >= config.epochs: say(f"{out}: the run has finished ({run['epoch']} of {config.epochs} epochs); nothing to do")
+        elif run["step"]: say(f"{out}: resuming at epoch {run['epoch'] + 1}, step {run['step']} of {total_steps}")
+        elif resume: say(f"{out}: no run to resume yet; starting one")
+        start, steps_done, train_time, interrupted = time.time(), 0, 0.0, None
+        with StopRequest() as stop:
+            for epoch in range(run["epoch"], config.epochs):
+                epoch_start = time.time()
+                batches = epoch_batches(len(train_tokens), batch_size, config.seed, epoch)
+                done = run["step"] - epoch * steps_per_epoch             # batches of this epoch done before a resume
+                model.train()
+                bar = tqdm(total=steps_per_epoch, initial=done, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
+                           disable=not (progress and main), dynamic_ncols=True, leave=False)
+                for batch in batches[done:]:
+                    lr = learning_rate(run["step"], total_steps, config.lr, config.k)
+                    for group in optimizer.param_groups: group["lr"] = lr
+                    torch.manual_seed(step_seed(config.seed, run["step"], rank))   # dropout
+                    micro = micro_batches(batch, W, rank, options.accum)
+                    loss = torch.zeros((), device=device)
+                    for i, indices in enumerate(micro):
+                        embeds, tokens, mask = (x.to(device) for x in train_tokens.batch(indices))
+                        with accelerator.no_sync(model) if i < len(micro) - 1 else contextlib.nullcontext():
+                            with accelerator.autocast(): micro_loss = model(embeds, tokens, mask) / len(micro)
+                            accelerator.backward(micro_loss)
+                        loss += micro_loss.detach()
+                    if options.clip_norm: accelerator.clip_grad_norm_(trainable, options.clip_norm)
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    run["step"] += 1; steps_done += 1
+                    if callback is not None: callback(dict(run, loss=loss.item(), lr=lr, epoch=epoch))   # this process's loss
+                    flag = torch.tensor(0.0 if stop.signal is None else 1.0, device=device)
+                    synced = accelerator.gather(torch.stack([loss.float(), flag])[None])   # (W, 2): every process's loss and stop flag
+                    loss, stopping = synced[:, 0].mean().item(), bool(synced[:, 1].max() > 0)
+                    run["epoch_loss"] = [run["epoch_loss"][0] + loss, run["epoch_loss"][1] + 1]
+                    run["window"] = [run["window"][0] + loss, run["window"][1] + 1]
+                    if run["window"][1] == log_every or run["step"] == (epoch + 1) * steps_per_epoch:
+                        run["losses"].append([run["step"], run["window"][0] / run["window"][1]])
+                        if tracker: tracker.log({"train/loss": run["losses"][-1][1], "train/lr": lr}, step=run["step"])
+                        run["window"] = [0.0, 0]
+                    bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", refresh=False); bar.update()
+                    if stopping:
+                        interrupted = stop.signal or "a signal in another process"
+                        break
+                    if save_every and run["step"] % save_every == 0: checkpoint()
+                bar.close()
+                train_seconds = time.time() - epoch_start
+                train_time += train_seconds
+                if interrupted:
+                    checkpoint()
+                    say(f"{out}: stopped by {interrupted} at epoch {epoch + 1}, step {run['step']}; the state is saved: "
+                        f"continue with --resume")
                     break
-                if save_every and run["step"] % save_every == 0: checkpoint()
-            bar.close()
-            train_seconds = time.time() - epoch_start
-            train_time += train_seconds
-            if interrupted:
+                val_loss = validation_loss(net, val_tokens, batch_size // options.accum, accelerator)
+                train_loss = run["epoch_loss"][0] / max(1, run["epoch_loss"][1])
+                score = val_loss if val_loss is not None else train_loss   # without a validation split: the training loss
+                best = run["best"] is None or score < run["best"]
+                if best:
+                    run["best"] = score
+                    if main: net.save_pretrained(out)
+                shown = sample_captions(net, val_split, samples) if main else []
+                run["history"].append(dict(epoch=epoch + 1, step=run["step"], train_loss=train_loss, val_loss=val_loss, lr=lr,
+                                           seconds=round(time.time() - epoch_start, 3), train_seconds=round(train_seconds, 3),
+                                           samples=shown))
+                run.update(epoch=epoch + 1, epoch_loss=[0.0, 0])
                 checkpoint()
-                say(f"{out}: stopped by {interrupted} at epoch {epoch + 1}, step {run['step']}; the state is saved: "
-                    f"continue with --resume")
-                break
-            val_loss = validation_loss(net, val_tokens, batch_size // options.accum, accelerator)
-            train_loss = run["epoch_loss"][0] / max(1, run["epoch_loss"][1])
-            score = val_loss if val_loss is not None else train_loss   # without a validation split: the training loss
-            best = run["best"] is None or score < run["best"]
-            if best:
-                run["best"] = score
-                if main: net.save_pretrained(out)
-            shown = sample_captions(net, val_split, samples) if main else []
-            run["history"].append(dict(epoch=epoch + 1, step=run["step"], train_loss=train_loss, val_loss=val_loss, lr=lr,
-                                       seconds=round(time.time() - epoch_start, 3), train_seconds=round(train_seconds, 3),
-                                       samples=shown))
-            run.update(epoch=epoch + 1, epoch_loss=[0.0, 0])
-            checkpoint()
-            if main: plot_losses(run, out/STATE_DIR/"loss.png")
-            say(f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.4f}, "
-                + (f"val loss {val_loss:.4f}" if val_loss is not None else "no validation split")
-                + (" (best: saved)" if best else "") + f", {(steps_per_epoch - done) / train_seconds:.1f} steps/s")
-            for s in shown: say(f"  {s['image']}: {s['caption']!r}  (reference: {s['reference']!r})")
-            if tracker:
-                tracker.log({"val/loss": val_loss, "train/epoch_loss": train_loss, "epoch": epoch + 1}, step=run["step"])
-    if tracker: tracker.finish()
-    seconds = time.time() - start
-    return dict(out=str(out), epochs=run["epoch"], step=run["step"], total_steps=total_steps, best_loss=run["best"],
-                interrupted=interrupted, steps=steps_done, seconds=round(seconds, 3),
-                steps_per_second=round(steps_done / train_time, 3) if steps_done else None,
-                batch_size=batch_size, processes=W)
+                if main: plot_losses(run, out/STATE_DIR/"loss.png")
+                say(f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.4f}, "
+                    + (f"val loss {val_loss:.4f}" if val_loss is not None else "no validation split")
+                    + (" (best: saved)" if best else "") + f", {(steps_per_epoch - done) / train_seconds:.1f} steps/s")
+                for s in shown: say(f"  {s['image']}: {s['caption']!r}  (reference: {s['reference']!r})")
+                if tracker:
+                    tracker.log({"val/loss": val_loss, "train/epoch_loss": train_loss, "epoch": epoch + 1}, step=run["step"])
+        if tracker: tracker.finish()
+        seconds = time.time() - start
+        return dict(out=str(out), epochs=run["epoch"], step=run["step"], total_steps=total_steps, best_loss=run["best"],
+                    interrupted=interrupted, steps=steps_done, seconds=round(seconds, 3),
+                    steps_per_second=round(steps_done / train_time, 3) if steps_done else None,
+                    batch_size=batch_size, processes=W)
 
 # %% ../nbs/03_train.ipynb #bf4854be
 def _wandb_start(out: Path, run: dict, config: Config, options: TrainOptions):

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_video.ipynb #0a61200f
 from __future__ import annotations
-import base64, contextlib, html, io, json, math, os, shutil, sys, tempfile, threading, unicodedata, warnings
+import base64, contextlib, html, io, json, math, os, secrets, shutil, sys, tempfile, threading, unicodedata, warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 import av
 from PIL import Image
 
-from .config import ClipcapError, write_text_atomic, _add_methods
+from .config import ClipcapError, write_text_atomic, replacing, _flush_folder, _add_methods
 
 # %% auto #0
 __all__ = ['EPS', 'SCENE_THRESHOLD', 'MIN_SCENE_LEN', 'DEFAULT_EVERY', 'SUFFIX', 'VideoInfo', 'video_info', 'sample_frames',
@@ -34,12 +34,17 @@ class VideoInfo:
     codec: str
     start: float = 0.0      # the container's start time: every time in clipcap counts from it, as players do
 
+# av 19 reads every metadata tag as UTF-8 with `surrogateescape` and dropped the `metadata_errors` argument;
+# earlier releases raise on a tag that is not UTF-8 (a title written by an old Windows tool) unless told to ignore it
+_OPEN_OPTIONS = {} if int(av.__version__.split(".")[0]) >= 19 else {"metadata_errors": "ignore"}
+
 def _open(path):
     "Open `path` with PyAV: `(container, video stream, VideoInfo)`, or a one-line `ClipcapError` that says why not."
     path = Path(path)
     if not path.exists(): raise ClipcapError(f"video not found: {path}")
     if path.is_dir(): raise ClipcapError(f"{path} is a folder, not a video")
-    try: container = av.open("file:" + str(path.resolve()), metadata_errors="ignore")
+    if path.stat().st_size == 0: raise ClipcapError(f"{path} is an empty file (0 bytes), not a video")
+    try: container = av.open("file:" + str(path.resolve()), **_OPEN_OPTIONS)
     except av.error.FFmpegError as e: raise ClipcapError(f"{path} is not a video clipcap can read ({e.strerror})") from None
     except OSError as e: raise ClipcapError(f"cannot open {path}: {e.strerror or e}") from None
     if not container.streams.video:
@@ -256,19 +261,21 @@ class _FrameFolder:
             parent = self.target.parent.absolute()
             while not parent.exists(): self.made.append(parent); parent = parent.parent
             self.target.parent.mkdir(parents=True, exist_ok=True)
-            self.tmp = Path(tempfile.mkdtemp(dir=self.target.parent, prefix=f".{self.target.name}.", suffix=".tmp"))
-        image.save(self.tmp/frame_name(self.count, seconds), "JPEG", quality=90)
+            self.tmp = self.target.with_name(f".{self.target.name}.{secrets.token_hex(4)}.tmp")
+            self.tmp.mkdir()                                   # the mode mkdir gives (0o777 less the umask), as the target's
+        with replacing(self.tmp/frame_name(self.count, seconds)) as tmp: image.save(tmp, "JPEG", quality=90)
         self.count += 1
 
     def commit(self) -> Path:
         if self.tmp is None: return self.target                 # no frame was sampled: no folder to keep
-        old = None
-        if self.target.exists():
-            old = self.target.with_name(f".{self.target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            self.target.rename(old)
-        self.tmp.rename(self.target)
+        _flush_folder(self.tmp)
+        old = self.target.with_name(f".{self.target.name}.{secrets.token_hex(4)}.old")   # a name of this run's own
+        try: self.target.rename(old)
+        except FileNotFoundError: old = None
+        try: self.tmp.rename(self.target)
+        except OSError: shutil.rmtree(self.tmp, ignore_errors=True)    # another run's frames got there first: theirs, whole
         if old is not None: shutil.rmtree(old, ignore_errors=True)
+        _flush_folder(self.target.parent)
         return self.target
 
     def discard(self):
@@ -384,15 +391,19 @@ def output_paths(video, out_dir=None) -> dict[str, Path]:
 
 # %% ../nbs/06_video.ipynb #ebe26e61
 def write_subtitles(cues: list[Cue], video, out_dir=None, lang: str = "en") -> dict[str, Path]:
-    "Write `<stem>_caption.srt`, `.vtt` and `.json` for `video` (beside it, or into `out_dir`): all three or none."
+    "Write `<stem>_caption.srt`, `.vtt` and `.json` for `video` (beside it, or into `out_dir`): all three in full before any replaces a file."
     paths = output_paths(video, out_dir)
     texts = dict(srt=srt_text(cues), vtt=vtt_text(cues), json=json_text(cues, lang))
-    written = []
+    taken = next((paths[kind] for kind in texts if paths[kind].is_dir()), None)
+    if taken is not None: raise ClipcapError(f"cannot write {taken}: a folder has that name")
+    where = paths["srt"].parent
     try:
-        for kind, text in texts.items(): written.append(write_text_atomic(paths[kind], text))
-    except OSError as e:
-        for p in written: p.unlink(missing_ok=True)
-        raise ClipcapError(f"cannot write {paths[kind]}: {e.strerror or e}") from None
+        with contextlib.ExitStack() as files:                  # every temporary file filled, then the three renames
+            for kind, text in texts.items():
+                where = paths[kind]
+                files.enter_context(replacing(paths[kind])).write_bytes(text.encode("utf-8"))
+            where = paths["srt"].parent
+    except OSError as e: raise ClipcapError(f"cannot write {where}: {e.strerror or e}") from None
     return {kind: paths[kind] for kind in texts}
 
 # %% ../nbs/06_video.ipynb #7451c883
