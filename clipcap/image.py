@@ -13,7 +13,7 @@ import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from .config import ClipcapError, load_config, write_bytes_atomic, _add_methods
-from .model import Net
+from .model import Net, _in_exact_passes
 from .data import ImageError, load_image, _name
 from .checkpoints import load_net
 
@@ -237,7 +237,8 @@ def _pixels(self: Captioner, inputs: list) -> torch.Tensor:
 def _embed(self: Captioner, inputs: list) -> torch.Tensor:
     "CLIP embeddings `(B, D)`, float32, of model inputs made by `prepare` (each image on its own: a batch changes nothing)."
     encoder = self.net.image_encoder
-    return encoder(self.pixels(inputs).to(encoder.model.dtype)).float()
+    pixels = self.pixels(inputs).to(encoder.model.dtype)                                      # (B, 3, H, W)
+    return torch.stack(_in_exact_passes(self.net, pixels, encoder)).float()                    # as `Net.encode_images` runs CLIP
 
 def _encode(self: Captioner, images) -> torch.Tensor:
     "CLIP embeddings `(B, D)`, float32, of a list of images (anything `load_image` reads) through this Captioner's preprocessing."
@@ -245,9 +246,7 @@ def _encode(self: Captioner, images) -> torch.Tensor:
 
 def _captions(self: Captioner, inputs: list, decoding: dict) -> list[str]:
     "Captions of model inputs made by `prepare`: one CLIP pass, one batched decode."
-    from clipcap.model import decodings, _registered
-    text = _registered(decodings, self.net.config.decoding, "decoding").text
-    return [text(self.net, ids) for ids in self.net.generate(self.embed(inputs), **decoding)]
+    return [self.net.text(ids) for ids in self.net.generate(self.embed(inputs), **decoding)]
 
 _add_methods(Captioner, prepare=_prepare, pixels=_pixels, embed=_embed, encode=_encode, _captions=_captions)
 
