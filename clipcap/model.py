@@ -389,11 +389,11 @@ _ACTIVATIONS = {  # name: (oneDNN post-op, its algorithm, the same in plain PyTo
     "gelu": ("gelu", "none", F.gelu), "gelu_tanh": ("gelu", "tanh", functools.partial(F.gelu, approximate="tanh")),
     "swish": ("swish", "", F.silu)}
 
-ROWS = 8  # every product runs on a multiple of this many rows: fewer rows take kernels that sum in another order
+ROWS = 8  # every product runs on at least this many rows: fewer rows take kernels that sum in another order
 
-def _padded(rows: torch.Tensor, multiple: int = ROWS) -> torch.Tensor:
-    "`rows` `(M, C)` and zero rows after them, to a multiple of `multiple` rows."
-    return F.pad(rows, (0, 0, 0, -len(rows) % multiple)) if len(rows) % multiple else rows
+def _padded(rows: torch.Tensor, least: int = ROWS) -> torch.Tensor:
+    "`rows` `(M, C)`, with zero rows after them if there are fewer than `least`."
+    return F.pad(rows, (0, 0, 0, least - len(rows))) if len(rows) < least else rows
 
 class FrozenLinear:
     "`act(x @ weight.T + bias)` (`+ add`) for inference, each row the same to the bit whatever the other rows; on CPU in oneDNN's blocked layout."
@@ -406,7 +406,7 @@ class FrozenLinear:
 
     def __call__(self, x: torch.Tensor, add: torch.Tensor | None = None) -> torch.Tensor:  # (..., in) -> (..., out)
         *lead, n_in = x.shape
-        x = _padded(x.reshape(-1, n_in))                                                  # (M', in): M' a multiple of ROWS
+        x = _padded(x.reshape(-1, n_in))                                                  # (M', in): at least ROWS rows
         if add is not None: add = _padded(add.reshape(-1, add.shape[-1]))
         post_op, algorithm, plain = _ACTIVATIONS[self.act]
         if self.packed and add is not None and self.act == "none":                        # the residual added as it is written
