@@ -13,14 +13,16 @@ import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from .config import ClipcapError, load_config, write_bytes_atomic, _add_methods
-from .model import Net, _in_exact_passes
+from .model import Net
 from .data import ImageError, load_image, _name
 from .checkpoints import load_net
+from .decoding import DECODING_KEYS
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'DECODING_KEYS', 'PREPROCESSING', 'pick_device', 'expand_images', 'TensorPreprocessor',
-           'default_dtype', 'default_preprocessing', 'Captioner', 'default_workers', 'ordered_map', 'draw_caption',
-           'save_captioned', 'Shard', 'add_image_args', 'run_image', 'ImageCaptionDemo', 'ImageError', 'load_image']
+__all__ = ['IMAGE_SUFFIXES', 'PREPROCESSING', 'pick_device', 'expand_images', 'TensorPreprocessor', 'default_dtype',
+           'default_preprocessing', 'Captioner', 'default_workers', 'ordered_map', 'prefetch', 'draw_caption',
+           'save_captioned', 'Shard', 'add_image_args', 'run_image', 'ImageCaptionDemo', 'ImageError', 'load_image',
+           'DECODING_KEYS']
 
 # %% ../nbs/05_image.ipynb #b3bbbd94
 def pick_device(device=None) -> torch.device:
@@ -38,7 +40,7 @@ def pick_device(device=None) -> torch.device:
     return d
 
 # %% ../nbs/05_image.ipynb #19dc3480
-_all_ = ["ImageError", "load_image"]                           # the data chapter's loader, exported from here as well
+_all_ = ["ImageError", "load_image", "DECODING_KEYS"]          # the data chapter's loader and the decoding keywords, exported here too
 
 # %% ../nbs/05_image.ipynb #31ac5aac
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".bmp", ".dib", ".tif", ".tiff", ".webp",
@@ -145,7 +147,6 @@ def _uint8_rgb(image) -> torch.Tensor:
     return x
 
 # %% ../nbs/05_image.ipynb #9d1087b5
-DECODING_KEYS = ("max_len", "min_len", "num_beams", "do_sample", "temperature", "top_k", "top_p", "seed")
 PREPROCESSING = ("auto", "tensor", "pil")
 
 def default_dtype(device: torch.device, net: Net) -> torch.dtype:
@@ -236,9 +237,7 @@ def _pixels(self: Captioner, inputs: list) -> torch.Tensor:
 @torch.inference_mode()
 def _embed(self: Captioner, inputs: list) -> torch.Tensor:
     "CLIP embeddings `(B, D)`, float32, of model inputs made by `prepare` (each image on its own: a batch changes nothing)."
-    encoder = self.net.image_encoder
-    pixels = self.pixels(inputs).to(encoder.model.dtype)                                      # (B, 3, H, W)
-    return torch.stack(_in_exact_passes(self.net, pixels, encoder)).float()                    # as `Net.encode_images` runs CLIP
+    return self.net.encode_pixels(self.pixels(inputs))                                       # in Net's exact passes
 
 def _encode(self: Captioner, images) -> torch.Tensor:
     "CLIP embeddings `(B, D)`, float32, of a list of images (anything `load_image` reads) through this Captioner's preprocessing."
@@ -271,6 +270,33 @@ def ordered_map(fn, items, workers: int = 0, ahead: int = 1) -> Iterator:
                 yield result
         finally:
             for f in pending: f.cancel()                        # stopped early: drop what has not started
+
+# %% ../nbs/05_image.ipynb #b3a337b4
+def prefetch(items, ahead: int = 32) -> Iterator:
+    "The items of the iterable `items`, made by a background thread up to `ahead` before they are asked for."
+    import queue
+    q, stop, end = queue.Queue(maxsize=max(1, ahead)), threading.Event(), object()
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try: q.put(entry, timeout=0.05); return True
+            except queue.Full: continue
+        return False
+    def make():
+        try:
+            for item in items:
+                if not put((None, item)): return
+            put((None, end))
+        except BaseException as e: put((e, None))
+    thread = threading.Thread(target=make, daemon=True, name="clipcap-prefetch")
+    thread.start()
+    try:
+        while True:
+            error, item = q.get()
+            if error is not None: raise error
+            if item is end: return
+            yield item
+    finally:
+        stop.set(); thread.join()                               # the stream is not touched again once this returns
 
 # %% ../nbs/05_image.ipynb #28ac97a4
 def _check_decoding(self: Captioner, decoding: dict):

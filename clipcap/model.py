@@ -694,12 +694,16 @@ def _in_exact_passes(net: Net, x: torch.Tensor, fn) -> list:
     return out
 
 @torch.no_grad()
-def _encode_images(self: Net, images: Sequence[Image.Image]) -> torch.Tensor:
-    "CLIP embeddings of a batch of PIL images, one forward pass: `(B, D)`."
-    pixels = self.image_encoder.preprocess(list(images)).to(self.device, self.image_encoder.model.dtype)
+def _encode_pixels(self: Net, pixels: torch.Tensor) -> torch.Tensor:
+    "CLIP embeddings `(B, D)`, float32, of CLIP's input `(B, 3, H, W)`, in exact passes."
+    pixels = pixels.to(self.device, self.image_encoder.model.dtype)
     return torch.stack(_in_exact_passes(self, pixels, self.image_encoder)).float()
 
-_add_methods(Net, encode_images=_encode_images)
+def _encode_images(self: Net, images: Sequence[Image.Image]) -> torch.Tensor:
+    "CLIP embeddings of a batch of PIL images, one forward pass: `(B, D)`."
+    return self.encode_pixels(self.image_encoder.preprocess(list(images)))
+
+_add_methods(Net, encode_pixels=_encode_pixels, encode_images=_encode_images)
 
 # %% ../nbs/01_model.ipynb #1093a3c3
 @torch.inference_mode()

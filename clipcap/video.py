@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-import av
+import av, numpy as np
 from PIL import Image
 
 from .config import ClipcapError, write_text_atomic, replacing, _flush_folder, _add_methods
@@ -178,6 +178,14 @@ def _image(frame: av.VideoFrame) -> Image.Image:
     image = frame.to_image()
     return image.rotate(frame.rotation, expand=True) if frame.rotation else image
 
+def _array(frame: av.VideoFrame, side: int) -> np.ndarray:
+    "The frame as an upright RGB uint8 array `(H, W, 3)`, its short side scaled down (never up) to `side` by FFmpeg: no PIL image."
+    if frame.rotation % 90: return np.asarray(shrink(_image(frame), side))  # a tilted frame: PIL rotates it
+    scale = side / min(frame.width, frame.height)
+    size = dict(width=max(1, round(frame.width * scale)), height=max(1, round(frame.height * scale)), interpolation="AREA") if scale < 1 else {}
+    a = frame.to_ndarray(format="rgb24", **size)                           # (H, W, 3)
+    return np.ascontiguousarray(np.rot90(a, frame.rotation // 90)) if frame.rotation else a
+
 def _sampled(walk: _Walk, num_frames=None, every=None, scenes=False, frames=None) -> Iterator[tuple[float, av.VideoFrame]]:
     "The sampled `(seconds, frame)`s of `walk` (or of `frames`, walk's frames passed through something else)."
     every, frames = _check_sampling(num_frames, every, scenes), walk if frames is None else frames
@@ -291,9 +299,11 @@ def caption_video(path, captioner, num_frames: int | None = None, every: float |
     "Caption `path`'s sampled frames in batches; the cues cover the whole video (see `sample_frames` for the sampling)."
     import time
     from tqdm.auto import tqdm
+    from clipcap.image import prefetch
     _check_sampling(num_frames, every, scenes)
     if not isinstance(batch_size, int) or batch_size < 1: raise ClipcapError(f"batch size must be at least 1, got {batch_size!r}")
     times, texts, batch, side = [], [], [], captioning_side(captioner)
+    arrays = getattr(captioner, "preprocessing", None) == "tensor"     # frames go to the model as arrays, with no PIL image
     with _Walk(path) as walk:
         folder = _FrameFolder(frames_dir) if frames_dir is not None else None
         total = round(walk.info.duration, 2) if walk.info.duration else None
@@ -310,22 +320,27 @@ def caption_video(path, captioner, num_frames: int | None = None, every: float |
                     callback(t, []); state["told"] = time.monotonic()
                 yield t, frame
 
+        def sampled():                                          # runs in the decoding thread, a batch ahead
+            for t, frame in _sampled(walk, num_frames, every, scenes, frames=ticking()):
+                if folder is not None: folder.save(t, _image(frame))         # kept at full size
+                yield t, (_array(frame, side) if arrays else shrink(_image(frame), side))   # captioned from a smaller copy
+
         def flush():
             if not batch: return
-            captions = captioner.caption([image for _, image in batch], batch_size=batch_size, **decoding)
+            captions = captioner.caption([x for _, x in batch], batch_size=batch_size, **decoding)
             captions = [_caption_text(c) for c in captions]
             times.extend(t for t, _ in batch); texts.extend(captions)
             if callback is not None:
-                callback(state["done"], [(t, image, c) for (t, image), c in zip(batch, captions)]); state["told"] = time.monotonic()
+                shown = [(t, Image.fromarray(x) if isinstance(x, np.ndarray) else x, c) for (t, x), c in zip(batch, captions)]
+                callback(state["done"], shown); state["told"] = time.monotonic()
             bar.set_postfix_str(f"{len(texts)} captions", refresh=False)
             batch.clear()
 
         try:
-            for t, frame in _sampled(walk, num_frames, every, scenes, frames=ticking()):
-                image = _image(frame)
-                if folder is not None: folder.save(t, image)           # kept at full size
-                batch.append((t, shrink(image, side)))                  # captioned from a smaller copy
-                if len(batch) == batch_size: flush()
+            with contextlib.closing(prefetch(sampled(), ahead=batch_size)) as frames:   # closed: the thread has stopped
+                for t, x in frames:
+                    batch.append((t, x))
+                    if len(batch) == batch_size: flush()
             flush()
             if not walk.frames: raise _no_frames(walk)
             end = walk.end
@@ -409,8 +424,8 @@ def write_subtitles(cues: list[Cue], video, out_dir=None, lang: str = "en") -> d
 # %% ../nbs/06_video.ipynb #7451c883
 def add_video_args(p):
     "The flags of `clipcap video`."
-    p.add_argument("path", nargs="?", metavar="PATH", help="the video to caption")
-    p.add_argument("-V", "--video", metavar="PATH", help="the video to caption (the seed's flag; same as PATH)")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="the videos to caption")
+    p.add_argument("-V", "--video", action="append", default=[], metavar="PATH", help="a video to caption (the seed's flag; may be repeated)")
     p.add_argument("-C", "--checkpoint", "--checkpoint-name", dest="checkpoint", metavar="CKPT",
                    help="checkpoint: a clipcap folder, the seed's model.pt or a ClipCap .pt (default: the released one for -S, downloaded once)")
     p.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size, S or L (default: S, or the checkpoint's)")
@@ -448,35 +463,62 @@ def _decoding_args(args) -> dict:
     if args.seed is not None: decoding["seed"] = args.seed
     return decoding
 
+def _one_video(video, captioner, args, decoding: dict) -> tuple[list[str], list[str]]:
+    "Caption `video` as the flags say and write its files: the lines for stdout (the paths written) and for stderr."
+    paths = output_paths(video, args.out)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", VideoWarning)
+        cues = caption_video(video, captioner, num_frames=args.num_frames, every=args.every, scenes=args.scenes,
+                             batch_size=args.batch_size, merge=not args.no_merge, progress=args.progress,
+                             frames_dir=paths["frames"] if args.frames else None, **decoding)
+    try: written = write_subtitles(cues, video, args.out, lang=args.lang)
+    except BaseException:
+        if args.frames: shutil.rmtree(paths["frames"], ignore_errors=True)
+        raise
+    out = [str(p) for p in written.values()] + ([f"{paths['frames']}{os.sep}"] if args.frames else [])
+    told = [f"clipcap: warning: {w.message}" for w in caught]
+    return out, told + [f"{video}: {len(cues)} cues over {timestamp(cues[-1].end if cues else 0)} of video"]
+
 def run_video(args) -> int:
-    "Run `clipcap video`: caption one video into `<stem>_caption.srt`, `.vtt` and `.json`."
-    from clipcap.image import Captioner
-    if args.path and args.video and Path(args.path) != Path(args.video):
-        raise ClipcapError(f"two videos given ({args.path} and -V {args.video}); caption one at a time")
-    video = args.path or args.video
-    if not video: raise ClipcapError("no video given: clipcap video PATH (or -V PATH)")
+    "Run `clipcap video`: caption each video into `<stem>_caption.srt`, `.vtt` and `.json`; under a launcher, each process its share."
+    from clipcap.image import Captioner, Shard
+    videos = list(dict.fromkeys(str(v) for v in [*args.paths, *args.video]))   # -V and PATH may name one video twice
+    if not videos: raise ClipcapError("no video given: clipcap video PATH... (or -V PATH)")
     if args.batch_size < 1: raise ClipcapError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.num_frames is not None and args.num_frames < 1: raise ClipcapError(f"-N/--num-frames must be at least 1, got {args.num_frames}")
     if args.every is not None and not (math.isfinite(args.every) and args.every > 0):
         raise ClipcapError(f"--every must be a positive number of seconds, got {args.every:g}")
     decoding = _decoding_args(args)
-    info = video_info(video)                                    # fail on a bad video before loading a model
-    paths = output_paths(video, args.out)
-    captioner = Captioner.from_pretrained(args.checkpoint, args.size, device=args.device, **_config_overrides(args))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", VideoWarning)
-        cues = caption_video(video, captioner, num_frames=args.num_frames, every=args.every, scenes=args.scenes,
-                             batch_size=args.batch_size, merge=not args.no_merge, progress=sys.stderr.isatty(),
-                             frames_dir=paths["frames"] if args.frames else None, **decoding)
-    for w in caught: print(f"clipcap: warning: {w.message}", file=sys.stderr)
-    try: written = write_subtitles(cues, video, args.out, lang=args.lang)
-    except BaseException:
-        if args.frames: shutil.rmtree(paths["frames"], ignore_errors=True)
-        raise
-    for kind, path in written.items(): print(path)
-    if args.frames: print(f"{paths['frames']}{os.sep}")
-    print(f"{len(cues)} cues over {timestamp(cues[-1].end if cues else info.duration or 0)} of video", file=sys.stderr)
-    return 0
+    targets = {}
+    for v in videos:                                            # two videos must not write the same files
+        srt = output_paths(v, args.out)["srt"].absolute()
+        if srt in targets: raise ClipcapError(f"{targets[srt]} and {v} would both write {srt}: caption them into different folders")
+        targets[srt] = v
+    bad = {}
+    for v in videos:                                            # a bad video fails before a model is loaded
+        try: video_info(v)
+        except ClipcapError as e: bad[v] = str(e)
+    if len(bad) == len(videos):
+        if len(videos) == 1: raise ClipcapError(bad[videos[0]])
+        for v in videos: print(f"clipcap: error: {bad[v]}", file=sys.stderr)
+        return 1
+    with Shard.from_env() as shard:                            # one process, or this one's share under torchrun
+        args.progress = shard.main and sys.stderr.isatty()
+        captioner = Captioner.from_pretrained(args.checkpoint, args.size, device=shard.device(args.device), **_config_overrides(args))
+        def captioned():                                        # this process's videos: (error or None, stdout lines, stderr lines)
+            for i in shard.take(range(len(videos))):
+                if videos[i] in bad: yield bad[videos[i]], [], []; continue
+                try: yield (None, *_one_video(videos[i], captioner, args, decoding))
+                except ClipcapError as e: yield str(e), [], []
+        failed = 0
+        for i, (error, out, told) in shard.merge(captioned(), len(videos), chunk=1):    # the main process, in input order
+            if error is not None:
+                if len(videos) == 1: raise ClipcapError(error)
+                failed += 1; print(f"clipcap: error: {error}", file=sys.stderr); continue
+            for line in out: print(line)
+            for line in told: print(line, file=sys.stderr)
+            sys.stdout.flush()
+        return 1 if failed and shard.main else 0
 
 # %% ../nbs/06_video.ipynb #81672720
 class VideoCaptionDemo:
