@@ -11,7 +11,7 @@ from statistics import median
 
 import torch
 
-from .config import ClipcapError, ConfigS, keep_freed_memory, load_config, write_text_atomic
+from .config import ClipcapError, ConfigS, keep_freed_memory, load_config, replacing, temporary_folder, write_text_atomic
 from .model import Net, demo_images, plain_inference, tiny_backbones, TINY_CAPTIONS
 
 # %% auto #0
@@ -375,7 +375,7 @@ def synthetic_video(path, seconds: float, fps: int = 25, size=(320, 240)) -> Pat
     "Write an MPEG-4 clip of coloured squares moving over a changing background: `seconds` long."
     import av, numpy as np
     w, h = size
-    with av.open(str(path), "w") as container:
+    with replacing(path) as tmp, av.open(str(tmp), "w") as container:
         stream = container.add_stream("mpeg4", rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         for i in range(round(seconds * fps)):
@@ -542,7 +542,7 @@ def run_bench(args) -> int:
     threads, started = torch.get_num_threads(), time.perf_counter()
     torch.set_num_threads(args.threads)
     kept = keep_freed_memory()                                          # as every clipcap command runs
-    folder = Path(tempfile.mkdtemp(prefix="clipcap_bench_"))
+    folder = temporary_folder("clipcap-bench-")
     try:
         results = dict(clipcap_bench=2, when=time.strftime("%Y-%m-%dT%H:%M:%S%z"), load_before=_load())
         net, model = _net(args, folder)
