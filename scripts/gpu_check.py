@@ -11,7 +11,9 @@ reports which of clipcap's dependencies are missing (on a machine without networ
 they are installed from there first). Smoke tests: for each checkpoint layout (clipcap's own, the seed's, ClipCap's
 MLP and transformer mappings), in bfloat16 and float32, with the tensor and the PIL preprocessing: greedy, beam and
 sampled captions, and greedy through transformers' own modules; batch invariance of the token ids for batch sizes
-1, 3, 32 and 33; the tensor preprocessing on the device against CLIP's processor; two processes under torchrun; a
+1, 3, 32 and 33, for every layout and decoding, with the exact passes (`clipcap.model.EXACT_BATCH`) and without them
+(to see whether the GPU's kernels need them), and for ConfigS-shaped backbones; the same tokens with and without
+CUDA graphs; the tensor preprocessing on the device against CLIP's processor; two processes under torchrun; a
 few training steps. Then the bench, with a time limit. Results go to `$OUT` (or `--out`): `gpu_check.json`,
 `bench.json` and the logs; the exit status is 1 if any smoke test failed.
 """
@@ -75,7 +77,6 @@ def smoke(device: str, quick: bool, work: Path, checks: Checks):
     from clipcap.config import ConfigS
     from clipcap.model import Net, tiny_backbones, redraw_, demo_images, plain_inference
     from clipcap.image import Captioner, TensorPreprocessor
-    import clipcap.checkpoints  # noqa: F401 (registers the seed's and ClipCap's mappings and decodings)
     bb = tiny_backbones(work/"tiny")
     images = demo_images(33, size=96, seed=1)
     states = {}
@@ -99,16 +100,55 @@ def smoke(device: str, quick: bool, work: Path, checks: Checks):
                     assert all(isinstance(x, str) for v in out.values() for x in v)
                     return dict(greedy_equals_plain=sum(a == b for a, b in zip(out["greedy"], out["plain"])), example=out["greedy"][0])
                 checks(f"paths {name} {str(dtype)[6:]} {pre}", paths)
-    for dtype in dtypes:                                               # the same token ids in any batch
-        def invariance(dtype=dtype):
-            c = Captioner(build("clipcap", layouts(bb)["clipcap"]), device=device, dtype=dtype)
-            ids = {}
-            for b in (1, 3, 32, 33):
-                ids[b] = [t for i in range(0, len(images), b) for t in c.net.generate(c.encode(images[i:i + b]), min_len=8, max_len=8)]
-            differ = {b: sum(x != y for x, y in zip(ids[b], ids[1])) for b in ids}
-            assert not any(differ.values()), f"token ids differ from batch 1's for {differ} images"
-            return dict(images=len(images), batches=list(ids))
-        checks(f"batch invariance {str(dtype)[6:]}", invariance)
+    decodings = dict(greedy=dict(min_len=8, max_len=8), beam=dict(num_beams=3, max_len=8), sampled=dict(do_sample=True, seed=3, max_len=8))
+    def invariance(net, dtype, exact=True, n=None):
+        "How many images get other token ids than alone, per batch size and decoding (0 everywhere: invariant)."
+        from unittest.mock import patch
+        import clipcap.model as model
+        c, few = Captioner(net, device=device, dtype=dtype), images[:n]
+        with patch.dict(model.EXACT_BATCH, {} if not exact else model.EXACT_BATCH, clear=not exact):
+            E = torch.cat([c.encode(few[i:i + 32]) for i in range(0, len(few), 32)])
+            alone = torch.cat([c.encode([im]) for im in few])
+            differ = dict(embeddings=int((E != alone).any(-1).sum()))
+            for name, kw in decodings.items():
+                ids = {b: [t for i in range(0, len(E), b) for t in c.net.generate(E[i:i + b], **kw)] for b in (1, 3, 32, 33)}
+                differ |= {f"{name} batch {b}": sum(x != y for x, y in zip(ids[b], ids[1])) for b in (3, 32, 33)}
+        return differ
+    for name, fields in layouts(bb).items():
+        for dtype in dtypes:
+            def exact(name=name, fields=fields, dtype=dtype):
+                differ = invariance(build(name, fields), dtype)
+                assert not any(differ.values()), f"some images' ids depend on the batch: {differ}"
+                return dict(images=len(images))
+            checks(f"batch invariance {name} {str(dtype)[6:]}", exact)
+    def kernels_alone():                                                # informational: what the exact passes are for
+        return {str(d)[6:]: invariance(build("clipcap", layouts(bb)["clipcap"]), d, exact=False) for d in dtypes}
+    if device.startswith("cuda"): checks("without exact passes (informational: images whose ids change)", kernels_alone)
+    def s_shape():
+        sb = tiny_backbones(work/"S", shape="S")
+        net = Net(ConfigS(clip_model=sb["clip"], text_model=sb["gpt2"], max_len=8)); redraw_(net.mapping, seed=0)
+        out = {}
+        for dtype in dtypes:
+            differ = invariance(net, dtype, n=33)
+            assert not any(differ.values()), f"{str(dtype)[6:]}: some images' ids depend on the batch: {differ}"
+            out[str(dtype)[6:]] = "invariant"
+        return out
+    if not quick: checks("batch invariance, ConfigS shapes", s_shape)
+    def graphs():
+        from clipcap.model import FastGPT2
+        c = Captioner(build("clipcap", layouts(bb)["clipcap"]), device=device, dtype=torch.bfloat16)
+        E = c.encode(images)
+        out = {}
+        for name, kw in decodings.items():
+            FastGPT2.graphs = True
+            with_graphs = c.net.generate(E, **kw)
+            FastGPT2.graphs = False
+            eager = c.net.generate(E, **kw)
+            FastGPT2.graphs = True
+            assert with_graphs == eager, f"{name}: CUDA graphs give other tokens than the eager path for {sum(a != b for a, b in zip(with_graphs, eager))} images"
+            out[name] = "same tokens"
+        return out
+    if device.startswith("cuda"): checks("CUDA graphs give the eager path's tokens", graphs)
     def preprocessing():
         from transformers import CLIPImageProcessorPil
         p, rng = CLIPImageProcessorPil(), np.random.default_rng(0)
