@@ -143,7 +143,8 @@ def clipcap_config(state: dict, size: str | None = None, path="checkpoint", **ov
 
 def clipcap_weights(state: dict) -> dict[str, torch.Tensor]:
     "A ClipCap state dict with clipcap's key names."
-    return _renamed(state, {"clip_project.": "mapping.", "gpt.": "text_decoder.model."})
+    return _renamed(state, {"clip_project.weight": "mapping.model.weight", "clip_project.bias": "mapping.model.bias",  # one Linear
+                            "clip_project.": "mapping.", "gpt.": "text_decoder.model."})
 
 FORMATS = {"seed": (seed_config, seed_weights), "clipcap": (clipcap_config, clipcap_weights)}  # format: (config, weights)
 

@@ -184,12 +184,13 @@ class Mapping(nn.Module):
 
 # %% ../nbs/01_model.ipynb #b80d90dd
 class MLPMapping(nn.Module):
-    "ClipCap's mapping: `Linear → Tanh → Linear` from the image embedding to the prefix."
-    def __init__(self, in_dim: int, n_embd: int, ep_len: int):
+    "ClipCap's mapping: `Linear → Tanh → Linear` from the image embedding to the prefix (`single`: one `Linear`)."
+    def __init__(self, in_dim: int, n_embd: int, ep_len: int, single: bool = False):
         super().__init__()
         self.ep_len, self.n_embd = ep_len, n_embd
         hidden = n_embd * ep_len // 2
-        self.model = nn.Sequential(nn.Linear(in_dim, hidden), nn.Tanh(), nn.Linear(hidden, n_embd * ep_len))
+        self.model = (nn.Linear(in_dim, n_embd * ep_len) if single else
+                      nn.Sequential(nn.Linear(in_dim, hidden), nn.Tanh(), nn.Linear(hidden, n_embd * ep_len)))
 
     @classmethod
     def from_config(cls, config: Config, in_dim: int, n_embd: int):
@@ -201,20 +202,9 @@ class MLPMapping(nn.Module):
         return self.model(x).view(len(x), self.ep_len, self.n_embd)  # (B, K, n_embd)
 
 # %% ../nbs/01_model.ipynb #7b45cdc6
-class LinearMapping(nn.Linear):
+class LinearMapping(MLPMapping):
     "ClipCap's mapping for long prefixes (`prefix_length > 10` in their code): one linear layer to the prefix."
-    def __init__(self, in_dim: int, n_embd: int, ep_len: int):
-        super().__init__(in_dim, n_embd * ep_len)
-        self.ep_len, self.n_embd = ep_len, n_embd
-
-    @classmethod
-    def from_config(cls, config: Config, in_dim: int, n_embd: int):
-        "Built from `config` (only `ep_len` matters), for image embeddings of width `in_dim` and GPT-2 width `n_embd`."
-        return cls(in_dim, n_embd, config.ep_len)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, D)
-        "The prefix `(B, K, n_embd)` for image embeddings `x` `(B, D)`."
-        return super().forward(x).view(len(x), self.ep_len, self.n_embd)  # (B, K, n_embd)
+    def __init__(self, in_dim: int, n_embd: int, ep_len: int): super().__init__(in_dim, n_embd, ep_len, single=True)
 
 # %% ../nbs/01_model.ipynb #899a7e5f
 class ClipCapAttention(nn.Module):
@@ -554,8 +544,8 @@ class FastMLPMapping:
 
     def __init__(self, m, dtype):
         self.shape = (m.ep_len, m.n_embd)
-        self.layers = ([_frozen(m.model[0], dtype, "tanh"), _frozen(m.model[2], dtype)] if isinstance(m, MLPMapping)
-                       else [_frozen(m, dtype)])
+        single = isinstance(m.model, nn.Linear)
+        self.layers = [_frozen(m.model, dtype)] if single else [_frozen(m.model[0], dtype, "tanh"), _frozen(m.model[2], dtype)]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, D)
         for layer in self.layers: x = layer(x)
