@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_cli.ipynb #a1f18fed
 from __future__ import annotations
-import argparse, importlib, os, re, sys, traceback
+import argparse, importlib, re, sys, traceback
 
 from .config import ClipcapError, keep_freed_memory
 

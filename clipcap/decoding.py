@@ -4,7 +4,7 @@
 
 # %% ../nbs/00a_decoding.ipynb #c2ec840f
 from __future__ import annotations
-import hashlib, math
+import hashlib, math, numbers
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +21,11 @@ DECODING_KEYS = ("max_len", "min_len", "num_beams", "do_sample", "temperature", 
 def check_decoding(max_len: int, min_len: int = 0, num_beams: int = 1, do_sample: bool = False, temperature: float = 1.0,
                    top_k: int = 0, top_p: float = 1.0, seed: int | None = None):
     "Raise a one-line `ClipcapError` for the first decoding keyword that cannot work."
+    whole = dict(max_len=max_len, min_len=min_len, num_beams=num_beams, top_k=top_k) | ({} if seed is None else dict(seed=seed))
+    for name, value in whole.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral): raise ClipcapError(f"{name} must be a whole number, got {value!r}")
+    for name, value in dict(temperature=temperature, top_p=top_p).items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real): raise ClipcapError(f"{name} must be a number, got {value!r}")
     if max_len < 1: raise ClipcapError(f"max_len must be at least 1, got {max_len}")
     if not 0 <= min_len <= max_len: raise ClipcapError(f"min_len must be between 0 and max_len ({max_len}), got {min_len}")
     if num_beams < 1: raise ClipcapError(f"num_beams must be at least 1, got {num_beams}")
@@ -69,23 +74,25 @@ class Draws:
         return torch.stack([torch.rand(n, generator=g, dtype=torch.float64) for g in self.generators])
 
 # %% ../nbs/00a_decoding.ipynb #d7863248
-def warped(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
-    "`logits` `(N, V)` after transformers' warpers: divided by `temperature`, then cut to the `top_k` best and the `top_p` nucleus."
+def warped(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, keep: int = 1) -> torch.Tensor:
+    "`logits` `(N, V)` after transformers' warpers: divided by `temperature`, then cut to the `top_k` best and the `top_p` nucleus (never below `keep` tokens)."
     from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
-    warpers = LogitsProcessorList([TemperatureLogitsWarper(temperature)] + ([TopKLogitsWarper(top_k)] if top_k else [])
-                                  + ([TopPLogitsWarper(top_p)] if top_p < 1 else []))
+    warpers = LogitsProcessorList([TemperatureLogitsWarper(float(temperature))] + ([TopKLogitsWarper(top_k, min_tokens_to_keep=keep)] if top_k else [])
+                                  + ([TopPLogitsWarper(top_p, min_tokens_to_keep=keep)] if top_p < 1 else []))
     return warpers(torch.zeros(len(logits), 0, dtype=torch.long, device=logits.device), logits)
 
 def draw(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     "Tokens `(N, k)`: for each row of `logits` `(N, V)`, `k` different tokens drawn with probability softmax(logits), at the uniforms `u` `(N, k)`."
     probs = logits.double().softmax(-1).cpu()                          # (N, V), float64, on the CPU
-    picks = []
+    best = logits.detach().float().cpu().nan_to_num(neginf=torch.finfo(torch.float32).min)  # for a row whose probability runs out
+    rows, picks = torch.arange(len(probs)), []
     for j in range(u.shape[1]):
         cdf = probs.cumsum(-1)                                          # the first token whose cumulative probability passes u wins
         token = torch.searchsorted(cdf, (u[:, j] * cdf[:, -1])[:, None], right=True)[:, 0]
         last = probs.shape[1] - 1 - (probs > 0).flip(-1).int().argmax(-1)   # rounding must not land past the last possible token
-        picks.append(token := torch.minimum(token, last))
-        probs[torch.arange(len(probs)), token] = 0                       # without replacement
+        token = torch.where(cdf[:, -1] > 0, torch.minimum(token, last), best.argmax(-1))  # none left to draw: the best not yet drawn
+        picks.append(token)
+        probs[rows, token], best[rows, token] = 0, -math.inf            # without replacement
     return torch.stack(picks, 1).to(logits.device)
 
 # %% ../nbs/00a_decoding.ipynb #1733114e
@@ -93,7 +100,7 @@ class Feed:
     "GPT-2 over a batch of prefixes `(B, K, n_embd)`, fed one token per sequence at a time with a KV cache of `length` rows."
     def __init__(self, gpt, prefix: torch.Tensor, length: int, engine=None):
         self.gpt, self.prefix, self.length, self.engine = gpt, prefix, length, engine
-        self.cache = self._new_cache(len(prefix))
+        self.cache = None                                               # made when the first rows are fed
 
     def _new_cache(self, batch: int):
         if self.engine: return self.engine.cache(batch, self.length, self.prefix.device)
@@ -102,6 +109,7 @@ class Feed:
 
     def seen(self) -> int:
         "How many rows the cache holds (the same for every sequence)."
+        if self.cache is None: return 0
         return self.cache["pos"] if self.engine else self.cache.get_seq_length()
 
     def logits(self, x: torch.Tensor, cache=None) -> torch.Tensor:
@@ -116,6 +124,7 @@ class Feed:
 
     def start(self) -> torch.Tensor:
         "Feed the prefix; the logits after it, `(B, vocab)`."
+        self.cache = self._new_cache(len(self.prefix))
         return self.logits(self.prefix, self.cache)
 
     def step(self, tokens: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
@@ -220,7 +229,7 @@ def decode(feed: Feed, fam: Family, stop: int, max_len: int, min_len: int = 0, n
     "Token ids per sequence of `feed`, chosen and kept as family `fam` does; `keys` give each image its own random stream."
     if do_sample:
         draws = Draws(keys if keys is not None else [i.to_bytes(8, "little") for i in range(len(feed.prefix))], seed)
-        warp = lambda scores: warped(scores, temperature, top_k, top_p)
+        warp = lambda scores: warped(scores, temperature, top_k, top_p, keep=num_beams)  # a candidate for every beam
     if num_beams > 1:
         def drawn(scores, k):                                          # k survivors drawn from the warped scores
             index = draw(warp(scores), draws.uniform(k))

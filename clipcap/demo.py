@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_demo.ipynb #6d41ab38
 from __future__ import annotations
-import contextlib, itertools, json, math, os, sys, time
+import contextlib, itertools, json, sys, time
 from pathlib import Path
 
 import numpy as np, pandas as pd, torch

@@ -13,7 +13,7 @@ import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from .config import ClipcapError, load_config, write_bytes_atomic, _add_methods
-from .model import Net
+from .model import EXACT_BATCH, Net
 from .data import ImageError, load_image, _name
 from .checkpoints import load_net
 from .decoding import DECODING_KEYS
@@ -237,6 +237,7 @@ def _pixels(self: Captioner, inputs: list) -> torch.Tensor:
 @torch.inference_mode()
 def _embed(self: Captioner, inputs: list) -> torch.Tensor:
     "CLIP embeddings `(B, D)`, float32, of model inputs made by `prepare` (each image on its own: a batch changes nothing)."
+    if not inputs: return torch.zeros(0, self.net.image_encoder.dim)
     return self.net.encode_pixels(self.pixels(inputs))                                       # in Net's exact passes
 
 def _encode(self: Captioner, images) -> torch.Tensor:
@@ -244,7 +245,7 @@ def _encode(self: Captioner, images) -> torch.Tensor:
     return self.embed([self.prepare(im)[1] for im in images])
 
 def _captions(self: Captioner, inputs: list, decoding: dict) -> list[str]:
-    "Captions of model inputs made by `prepare`: one CLIP pass, one batched decode."
+    "Captions of model inputs made by `prepare`: CLIP, then one batched decode, in `Net`'s exact passes."
     return [self.net.text(ids) for ids in self.net.generate(self.embed(inputs), **decoding)]
 
 _add_methods(Captioner, prepare=_prepare, pixels=_pixels, embed=_embed, encode=_encode, _captions=_captions)
@@ -302,15 +303,14 @@ def prefetch(items, ahead: int = 32) -> Iterator:
 def _check_decoding(self: Captioner, decoding: dict):
     unknown = sorted(set(decoding) - set(DECODING_KEYS))
     if unknown: raise ClipcapError(f"unknown decoding option {unknown[0]!r}; known: {', '.join(DECODING_KEYS)}")
-    max_len = decoding.get("max_len") or self.net.config.max_len
-    room = self.net.text_decoder.model.config.n_positions - self.net.config.ep_len
-    if max_len > room: raise ClipcapError(f"max_len {max_len} is more than this model can write ({room} tokens)")
+    self.net.check_decoding(**decoding)                                    # before any image is read
 
 def _caption_files(self: Captioner, sources, batch_size: int = 32, progress: bool = False, keep_images: bool = False,
                    workers: int | None = None, **decoding) -> Iterator[tuple]:
     "Yield `(input, caption)` per input, in order; `(input, ImageError)` for one that cannot be read."
     from tqdm.auto import tqdm
     if batch_size < 1: raise ClipcapError(f"batch size must be at least 1, got {batch_size}")
+    if n := EXACT_BATCH.get(self.device.type): batch_size = -(-batch_size // n) * n  # a pass takes n images anyway: fill it
     self._check_decoding(decoding)
     items = expand_images(sources)
     workers = min(default_workers() if workers is None else workers, len(items) - 1)   # one image: no thread to wait for

@@ -4,15 +4,15 @@
 
 # %% ../nbs/01_model.ipynb #77bd9fd1
 from __future__ import annotations
-import functools, json, math, shutil, tempfile, warnings, weakref
+import functools, math, threading, warnings, weakref
 from pathlib import Path
 from typing import Sequence
 
 import torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from .config import Config, ConfigS, ClipcapError, ConfigError, write_text_atomic, _add_methods
+from .config import Config, ClipcapError, ConfigError, write_text_atomic, _add_methods
 from .decoding import check_decoding, family, make_feed, decode, caption_text, image_keys
 
 # %% auto #0
@@ -20,7 +20,7 @@ __all__ = ['TINY_CAPTIONS', 'mappings', 'ROWS', 'EXACT_BATCH', 'WEIGHTS_NAME', '
            'train_tokenizer', 'redraw_', 'tiny_backbones', 'demo_images', 'ImageEncoder', 'Mapping', 'MLPMapping',
            'LinearMapping', 'ClipCapAttention', 'ClipCapLayer', 'ClipCapTransformerMapping', 'TextDecoder', 'Net',
            'FrozenLinear', 'plain_inference', 'FastVision', 'FastMapping', 'FastMLPMapping', 'FastClipCapMapping',
-           'FastGPT2', 'read_checkpoint', 'checkpoint_config']
+           'KVCache', 'FastGPT2', 'read_checkpoint', 'checkpoint_config']
 
 # %% ../nbs/01_model.ipynb #90c01c0d
 from contextlib import contextmanager
@@ -335,19 +335,6 @@ def _trainable_names(self: Net) -> list[str]:
 
 _add_methods(Net, set_trainable=_set_trainable, trainable_names=_trainable_names)
 
-# %% ../nbs/01_model.ipynb #ae24abba
-@torch.no_grad()
-def _encode_images(self: Net, images: Sequence[Image.Image]) -> torch.Tensor:
-    "CLIP embeddings of a batch of PIL images, one forward pass: `(B, D)`."
-    pixels = self.image_encoder.preprocess(list(images)).to(self.device, self.image_encoder.model.dtype)
-    return self.image_encoder(pixels).float()
-
-def _prefix(self: Net, embeds: torch.Tensor) -> torch.Tensor:
-    "The mapping's prefix for image embeddings `(B, D)`: `(B, K, n_embd)`, in the mapping's dtype."
-    return self.mapping(embeds.to(self.device, next(self.mapping.parameters()).dtype))
-
-_add_methods(Net, encode_images=_encode_images, prefix=_prefix)
-
 # %% ../nbs/01_model.ipynb #d593934a
 def _forward(self: Net, embeds: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     "Mean cross-entropy of the caption `tokens` `(B, T)` (with `mask` `(B, T)`) given image `embeds` `(B, D)`."
@@ -405,7 +392,7 @@ class FrozenLinear:
             y = (torch.ops.mkldnn._linear_pointwise(x, self.weight, self.bias, post_op, [], algorithm) if self.packed
                  else plain(F.linear(x, self.weight, self.bias)))
             if add is not None: y = y + add
-        return y[:math.prod(lead)].view(*lead, -1)
+        return y[:math.prod(lead)].view(*lead, y.shape[-1])       # (a batch of none has no -1 to infer)
 
 # %% ../nbs/01_model.ipynb #da8aeebd
 _FAST = dict(enabled=True)
@@ -590,6 +577,16 @@ def _prefix(self: Net, embeds: torch.Tensor) -> torch.Tensor:
 _add_methods(Net, prefix=_prefix)
 
 # %% ../nbs/01_model.ipynb #b1f651a0
+class KVCache(dict):
+    "A `FastGPT2` cache: `kv`, keys and values `(layers, 2, B, H, L, C/H)`; `pos`, the positions written; `slot`, whose buffers it holds."
+
+class _Slot:
+    "Key/value buffers (and, on CUDA, their recorded step), lent to one cache at a time: free once that cache is gone or moved on."
+    def __init__(self, kv: torch.Tensor): self.kv, self.step, self.holder = kv, None, lambda: None
+    def free(self) -> bool:
+        cache = self.holder()
+        return cache is None or cache["kv"] is not self.kv
+
 class FastGPT2:
     "GPT-2 (`GPT2LMHeadModel`) for decoding: packed weights, a preallocated key/value cache, the head on the last row."
     activations = {"gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "gelu": "gelu", "silu": "swish"}
@@ -614,18 +611,35 @@ class FastGPT2:
                                 _ln(h.ln_2, dtype), linear(h.mlp.c_fc, act), linear(h.mlp.c_proj)))
         self.wpe, self.ln_f = t.wpe.weight.detach().to(dtype), _ln(t.ln_f, dtype)
         self.head = FrozenLinear(gpt.lm_head.weight, gpt.lm_head.bias, dtype=dtype)
+        self._slots, self._lock = [], threading.Lock()
 
-    def cache(self, batch: int, length: int, device) -> dict:
-        "An empty key/value cache for `batch` sequences of `length` positions (zeros: attention reads all of it)."
-        kv = torch.zeros(len(self.blocks), 2, batch, self.n_head, length, self.n_embd // self.n_head,
-                         dtype=self.dtype, device=device)
-        return dict(kv=kv, pos=0)
+    slots = 8  # key/value buffers kept for reuse (with their CUDA graphs): a shape decoded before is not set up again
 
-    def reorder(self, cache: dict, rows: torch.Tensor):
-        "Make sequence `i` of `cache` a copy of its sequence `rows[i]` (beam search): in place while the batch keeps its size."
-        kv = cache["kv"].index_select(2, rows)                                             # (layers, 2, N, H, L, C/H)
-        if kv.shape == cache["kv"].shape: cache["kv"].copy_(kv)                           # a recorded graph stays valid
-        else: cache["kv"] = kv
+    def cache(self, batch: int, length: int, device) -> KVCache:
+        "An empty key/value cache for `batch` sequences of `length` positions, zeroed (attention reads all of it)."
+        shape = (len(self.blocks), 2, batch, self.n_head, length, self.n_embd // self.n_head)
+        device = torch.device(device)
+        if device.type == "cuda" and device.index is None: device = torch.device("cuda", torch.cuda.current_device())
+        with self._lock:                                                                   # one cache per slot, whatever the threads
+            slot = next((s for s in self._slots if s.free() and s.kv.shape == shape and s.kv.device == device), None)
+            if slot is None:
+                slot = _Slot(torch.empty(shape, dtype=self.dtype, device=device))
+                spare = [s for s in self._slots if s.free()]
+                for s in spare[:max(0, len(self._slots) + 1 - self.slots)]: self._slots.remove(s)  # the least recently used go
+            else: self._slots.remove(slot)
+            self._slots.append(slot)
+            cache = KVCache(kv=slot.kv.zero_(), pos=0, slot=slot)
+            slot.holder = weakref.ref(cache)
+        return cache
+
+    def reorder(self, cache: KVCache, rows: torch.Tensor):
+        "Make sequence `i` of `cache` a copy of its sequence `rows[i]` (beam search): in place, or into new buffers for a new batch size."
+        p = cache["pos"]
+        written = cache["kv"][:, :, :, :, :p].index_select(2, rows)                       # (layers, 2, N, H, p, C/H): the rest is zeros
+        if len(rows) != cache["kv"].shape[2]:
+            new = self.cache(len(rows), cache["kv"].shape[4], cache["kv"].device)
+            cache.update(kv=new["kv"], slot=new["slot"]); new["slot"].holder = weakref.ref(cache)
+        cache["kv"][:, :, :, :, :p].copy_(written)                                        # a recorded graph stays valid
 
     def forward(self, x: torch.Tensor, kv: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         "Rows `x` `(B, T, n_embd)` at `positions` `(T,)`, their keys and values written into `kv`: the logits after the last row."
@@ -640,33 +654,43 @@ class FastGPT2:
             h = out(fc(F.layer_norm(h, (C,), *norm2)), add=h)                                  # h + MLP
         return self.head(F.layer_norm(h[:, -1], (C,), *self.ln_f)).float()                    # (B, vocab)
 
-    def __call__(self, x: torch.Tensor, cache: dict) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, cache: KVCache) -> torch.Tensor:
         "Feed the next rows `x` `(B, T, n_embd)` into `cache`; the logits after the last one, `(B, vocab)`, in float32."
         p, T = cache["pos"], x.shape[1]
-        if T == 1 and x.is_cuda and self.graphs: logits = _graphed(self, cache)(x, p)
+        if T == 1 and x.is_cuda and self.graphs: logits = _graphed(self, cache["slot"])(x, p)
         else: logits = self.forward(x, cache["kv"], torch.arange(p, p + T, device=x.device))
         cache["pos"] = p + T
         return logits
 
 # %% ../nbs/01_model.ipynb #b7ba5199
-def _graphed(fast: FastGPT2, cache: dict):
-    "`step(x, p)`: `fast`'s one-row step over `cache`, run eagerly and recorded as a CUDA graph at its first call, replayed after."
-    kv = cache["kv"]
-    if cache.get("graph", (None,))[0] is kv: return cache["graph"][1]
-    x_in = torch.zeros(kv.shape[2], 1, fast.n_embd, dtype=fast.dtype, device=kv.device)    # the graph's fixed inputs
-    position = torch.zeros(1, dtype=torch.long, device=kv.device)
+def _graphed(fast: FastGPT2, slot: _Slot):
+    "`step(x, p)`: `fast`'s one-row step over `slot`'s buffers, run eagerly and recorded as a CUDA graph at its first call, replayed after."
+    if slot.step is not None: return slot.step
+    kv, device = slot.kv, slot.kv.device
+    x_in = torch.zeros(kv.shape[2], 1, fast.n_embd, dtype=fast.dtype, device=device)      # the graph's fixed inputs
+    position = torch.zeros(1, dtype=torch.long, device=device)
     graph, out = None, None
     def step(x: torch.Tensor, p: int) -> torch.Tensor:
         nonlocal graph, out
         x_in.copy_(x); position.fill_(p)
         if graph is not None: graph.replay(); return out.clone()
-        side = torch.cuda.Stream(); side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side): first = fast.forward(x_in, kv, position)              # this step, run once as usual
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph): out = fast.forward(x_in, kv, position)                # recorded, not run
+        with torch.cuda.device(device):
+            here, side = torch.cuda.current_stream(device), torch.cuda.Stream(device)
+            side.wait_stream(here)
+            with torch.cuda.stream(side): first = fast.forward(x_in, kv, position)          # this step, run once as usual
+            here.wait_stream(side)
+            recording = torch.cuda.CUDAGraph()
+            try:
+                with torch.cuda.graph(recording, stream=side, capture_error_mode="thread_local"):
+                    recorded = fast.forward(x_in, kv, position)                             # recorded, not run
+            except RuntimeError as e:                                                       # cannot record here: stay eager
+                warnings.warn(f"CUDA graphs are off for this model: recording failed ({e})".splitlines()[0])
+                fast.graphs = False
+                return first
+            here.wait_stream(side)
+        graph, out = recording, recorded                                                    # only a finished recording replays
         return first
-    cache["graph"] = (kv, step)
+    slot.step = step
     return step
 
 # %% ../nbs/01_model.ipynb #bbd8c9e4
@@ -687,10 +711,11 @@ def _in_exact_passes(net: Net, x: torch.Tensor, fn) -> list:
 def _encode_pixels(self: Net, pixels: torch.Tensor) -> torch.Tensor:
     "CLIP embeddings `(B, D)`, float32, of CLIP's input `(B, 3, H, W)`, in exact passes."
     pixels = pixels.to(self.device, self.image_encoder.model.dtype)
+    if not len(pixels): return torch.zeros(0, self.image_encoder.dim, device=self.device)
     return torch.stack(_in_exact_passes(self, pixels, self.image_encoder)).float()
 
 def _encode_images(self: Net, images: Sequence[Image.Image]) -> torch.Tensor:
-    "CLIP embeddings of a batch of PIL images, one forward pass: `(B, D)`."
+    "CLIP embeddings `(B, D)`, float32, of a batch of PIL images, in exact passes."
     return self.encode_pixels(self.image_encoder.preprocess(list(images)))
 
 _add_methods(Net, encode_pixels=_encode_pixels, encode_images=_encode_images)
@@ -703,25 +728,34 @@ def _generate(self: Net, embeds: torch.Tensor, max_len: int | None = None, min_l
     "Caption token ids for image embeddings `(B, D)`, one list per image: the same ids in any batch."
     max_len = self.config.max_len if max_len is None else max_len
     kw = dict(min_len=min_len, num_beams=num_beams, do_sample=do_sample, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
-    check_decoding(max_len, **kw)
+    self.check_decoding(max_len, **kw)
+    kw |= dict(temperature=float(temperature), top_p=float(top_p))                      # transformers' warpers want floats
+    if not len(embeds): return []
     fam, gpt, tok = family(self.config.decoding), self.text_decoder.model, self.text_decoder.tokenizer
     stop = tok.eos_token_id if fam.stop == "eos" else tok.encode(fam.stop)[0]
     engine = _fast(gpt, FastGPT2) if _FAST["enabled"] and FastGPT2.supports(gpt) else None
     def captions(e: torch.Tensor) -> list[list[int]]:
         feed = make_feed(fam, gpt, self.prefix(e).to(gpt.dtype), max_len, tok.bos_token_id, engine)
-        return decode(feed, fam, stop, max_len, keys=image_keys(e), **kw)
+        return decode(feed, fam, stop, max_len, keys=image_keys(e) if do_sample else None, **kw)
     return _in_exact_passes(self, embeds, captions)
+
+def _check_decoding(self: Net, max_len: int | None = None, **decoding):
+    "Raise a one-line `ClipcapError` for decoding keywords that cannot work, this model's room for tokens included."
+    max_len = self.config.max_len if max_len is None else max_len
+    check_decoding(max_len, **decoding)
+    room = self.text_decoder.model.config.n_positions - self.config.ep_len
+    if max_len > room: raise ClipcapError(f"max_len {max_len} is more than this model can write ({room} tokens)")
 
 def _text(self: Net, ids: list[int]) -> str:
     "The caption a user reads for one image's token ids, written as its decoding family wrote text."
     return caption_text(family(self.config.decoding), self.text_decoder.tokenizer, ids)
 
 def _caption(self: Net, images: Sequence[Image.Image], **decoding) -> list[str]:
-    "Captions for a batch of PIL images: one CLIP pass, one batched decode."
+    "Captions for a batch of PIL images: CLIP, then one batched decode, in exact passes."
     if not len(images): return []
     return [self.text(ids) for ids in self.generate(self.encode_images(images), **decoding)]
 
-_add_methods(Net, generate=_generate, text=_text, caption=_caption)
+_add_methods(Net, generate=_generate, check_decoding=_check_decoding, text=_text, caption=_caption)
 
 # %% ../nbs/01_model.ipynb #d1a2b3c1
 from safetensors import safe_open
