@@ -4,14 +4,15 @@
 
 # %% ../nbs/01a_checkpoints.ipynb #da46e3d8
 from __future__ import annotations
-import json, os, re, tempfile, warnings
+import os, re, warnings
 from pathlib import Path
 
 import torch, torch.nn as nn
+from safetensors import safe_open
 from safetensors.torch import load_file
 
-from .config import ClipcapError, ConfigError, Config, config_for_size, replacing
-from .model import Net, CONFIG_NAME, WEIGHTS_NAME, checkpoint_config
+from .config import ClipcapError, Config, config_for_size, replacing
+from .model import Net, CONFIG_KEY, CONFIG_NAME, WEIGHTS_NAME
 
 # %% auto #0
 __all__ = ['FORMAT_NAMES', 'FORMATS', 'RELEASED', 'DRIVE_URL', 'read_state', 'checkpoint_format', 'seed_config', 'seed_weights',
@@ -179,10 +180,13 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
 
 def _is_own_folder(path: Path) -> bool:
-    "Whether `path` is a clipcap checkpoint folder: its weights carry a clipcap config, or its `config.json` is one."
-    if not (path/WEIGHTS_NAME).is_file(): return False
-    try: return checkpoint_config(path) is not None
-    except ClipcapError: return False
+    "Whether `path` is meant as a clipcap checkpoint folder: clipcap's weights file with a config (in it, or beside it)."
+    file = path/WEIGHTS_NAME
+    if not file.is_file(): return False
+    try:
+        with safe_open(str(file), "pt") as f: meta = f.metadata() or {}    # the header only
+    except Exception: return False                                      # unreadable: read as a file, it says why
+    return CONFIG_KEY in meta or ("clipcap" in meta and (path/CONFIG_NAME).is_file())   # older saves: config.json
 
 def load_net(source=None, size: str | None = None, **overrides) -> Net:
     "A `Net` from `source`: a clipcap checkpoint folder, a seed or ClipCap `.pt` file, a Hub id, or `None` (the released `size`)."

@@ -164,16 +164,17 @@ def replacing(path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = _create_temp(path)
     try:
-        try: mode = stat.S_IMODE(os.stat(path).st_mode)              # a file it replaces keeps its permissions
-        except FileNotFoundError: mode = stat.S_IMODE(os.fstat(fd).st_mode)   # a new one gets what open() gives
-        yield tmp
-        os.chmod(tmp, mode)
-        _flush(fd, tmp)
+        try:
+            try: mode = stat.S_IMODE(os.stat(path).st_mode)          # a file it replaces keeps its permissions
+            except FileNotFoundError: mode = stat.S_IMODE(os.fstat(fd).st_mode)   # a new one gets what open() gives
+            yield tmp
+            os.chmod(tmp, mode)
+            _flush(fd, tmp)
+        finally: os.close(fd)                                          # closed before the rename, and before any removal
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    finally: os.close(fd)
     _flush_folder(path.parent)
 
 # %% ../nbs/00_config.ipynb #c0a1e005
@@ -192,25 +193,33 @@ LOCK_NAME = ".clipcap.lock"
 class FolderInUse(ClipcapError):
     "Another clipcap run holds the folder this one needs."
 
+def _same_file(fd: int, path: Path) -> bool:
+    "Whether the file open as `fd` is still the one at `path` (neither removed nor replaced since it was opened)."
+    try: return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError: return False
+
 def _lock(folder: Path) -> tuple[FileLock, list[Path]]:
     "Lock `folder` (made if needed) for this process: the lock and the folders made; `FolderInUse` at once if it is held."
     made = [p for p in (folder.absolute(), *folder.absolute().parents) if not p.exists()]   # deepest first
     try: folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError: raise ClipcapError(f"{folder} exists and is not a folder") from None
     except OSError as e: raise ClipcapError(f"cannot make the folder {folder}: {e.strerror or e}") from None
-    path = folder/LOCK_NAME
-    for _ in range(10):
-        try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666))   # the mode open() gives
-            lock = FileLock(path, mode=stat.S_IMODE(os.stat(path).st_mode))
-            lock.acquire(timeout=0)
-        except FileNotFoundError: continue                              # removed by a run that just ended: again
-        except Timeout:
-            raise FolderInUse(f"another clipcap run holds {folder}; wait for it to end, or choose another folder") from None
+    path, busy = folder/LOCK_NAME, f"another clipcap run holds {folder}; wait for it to end, or choose another folder"
+    for _ in range(10):                                                 # each turn: a holder ended as we tried
+        try: fd = os.open(path, os.O_RDONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)   # the mode open() gives
+        except FileNotFoundError: raise ClipcapError(f"{folder} was removed while this run was taking it") from None
         except OSError as e: raise ClipcapError(f"cannot lock the folder {folder}: {e.strerror or e}") from None
-        if path.exists(): return lock, made
-        lock.release()                                                  # it was removed as we locked it: again
-    raise FolderInUse(f"another clipcap run holds {folder}; wait for it to end, or choose another folder")
+        try:
+            lock = FileLock(path, mode=stat.S_IMODE(os.fstat(fd).st_mode))
+            try: lock.acquire(timeout=0)
+            except Timeout:
+                if _same_file(fd, path): raise FolderInUse(busy) from None
+                continue                                                # its holder removed it as it ended: again
+            if _same_file(fd, path): return lock, made                  # the lock is on the file at the path
+            lock.release()                                              # removed or replaced as we locked it: again
+        except OSError as e: raise ClipcapError(f"cannot lock the folder {folder}: {e.strerror or e}") from None
+        finally: os.close(fd)                                           # filelock holds the lock on its own descriptor
+    raise FolderInUse(busy)
 
 def _unlock(folder: Path, lock: FileLock, made: list[Path]):
     "Release `folder`; if only the lock file is left in it, remove that, and the folders `_lock` made."
