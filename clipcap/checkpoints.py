@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, re, warnings
 from pathlib import Path
 
-import torch, torch.nn as nn
+import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 

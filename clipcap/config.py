@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #b615092a
 from __future__ import annotations
-import atexit, contextlib, ctypes, dataclasses, difflib, functools, json, multiprocessing.util, os, platform, re, secrets
+import atexit, contextlib, ctypes, difflib, functools, json, multiprocessing.util, os, platform, re, secrets
 import shutil, stat, tempfile
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
