@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_browser.ipynb #7d4a52f2
 from __future__ import annotations
-import json, os, re, secrets, shutil, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request
+import json, os, re, secrets, shutil, signal, socket, subprocess, sys, threading, time, urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 

@@ -13,7 +13,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from .config import Config, ClipcapError, load_config, replacing, owning, is_temporary, LOCK_NAME
+from .config import Config, ClipcapError, load_config, replacing, owning
 from .model import Net, CONFIG_NAME, WEIGHTS_NAME
 from .data import CaptionDataset, CaptionSplit
 
@@ -173,16 +173,14 @@ def validation_loss(net: Net, tokens: Tokens, batch_size: int, accelerator=None)
     return (total[0] / total[1]).item() if total[1] > 0 else None
 
 def sample_captions(net: Net, split: CaptionSplit, n: int = 4) -> list[dict]:
-    "Greedy captions of the first `n` images of `split`, each with its first reference caption."
+    "Greedy captions of the first `n` images of `split` (as `Net.caption` writes them), each with its first reference caption."
     if n <= 0 or not len(split): return []
     names, embeds = split.image_embeddings()
     refs = split.references()
     was_training = net.training
     ids = net.eval().generate(embeds[:n])
     net.train(was_training)
-    tok = net.text_decoder.tokenizer
-    return [dict(image=im, caption=tok.decode(i, skip_special_tokens=True).strip(), reference=refs[im][0])
-            for im, i in zip(names, ids)]
+    return [dict(image=im, caption=net.text(i), reference=refs[im][0]) for im, i in zip(names, ids)]
 
 # %% ../nbs/03_train.ipynb #05cc5c56
 def plot_losses(run: dict, path=None):

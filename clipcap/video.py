@@ -119,6 +119,7 @@ def _shown_at(walk: Iterable, times: Iterator[float], end: Callable[[], float]) 
     "For increasing `times`, yield `(time, frame shown at that time)` from `walk`'s `(t, frame)`s, each frame once."
     want, prev, given = next(times, None), None, None
     for current in walk:
+        if current[1] is None: yield current; continue         # a heartbeat, not a frame: passed on
         while want is not None and want < current[0] - EPS:
             pick = prev or current
             if pick is not given: given = pick; yield want, pick[1]
@@ -140,6 +141,7 @@ def _scene_starts(walk: Iterable, threshold: float = SCENE_THRESHOLD, min_scene_
     detector = ContentDetector(threshold=threshold, min_scene_len=float(min_scene_len), filter_mode=FlashFilter.Mode.SUPPRESS)
     first, size = True, None
     for t, frame in walk:
+        if frame is None: yield t, frame; continue              # a heartbeat, not a frame: passed on
         if size is None:
             scale = compute_downscale_factor(frame.width)
             size = (max(2, round(frame.width / scale)), max(2, round(frame.height / scale)))
@@ -310,35 +312,42 @@ def caption_video(path, captioner, num_frames: int | None = None, every: float |
         bar = tqdm(total=total, unit="s", desc=f"captioning {Path(path).name}", disable=not progress, file=sys.stderr,
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s of video [{elapsed}<{remaining}]{postfix}"
                               if total else "{desc}: {n:.1f} s of video [{elapsed}]{postfix}")
-        state = dict(done=0.0, told=time.monotonic())
+        state = dict(done=0.0, beat=time.monotonic(), told=time.monotonic())
 
-        def ticking():
+        def ticking():                                          # the decoding thread only records how far it got
             for t, frame in walk:
-                bar.update(min(t, total or t) - bar.n)
                 state["done"] = t
-                if callback is not None and time.monotonic() - state["told"] > 0.25:
-                    callback(t, []); state["told"] = time.monotonic()
                 yield t, frame
+                if time.monotonic() - state["beat"] > 0.25:    # and now and then sends a heartbeat to the loop below
+                    state["beat"] = time.monotonic(); yield t, None
 
         def sampled():                                          # runs in the decoding thread, a batch ahead
             for t, frame in _sampled(walk, num_frames, every, scenes, frames=ticking()):
+                if frame is None: yield t, None; continue       # a heartbeat
                 if folder is not None: folder.save(t, _image(frame))         # kept at full size
                 yield t, (_array(frame, side) if arrays else shrink(_image(frame), side))   # captioned from a smaller copy
+
+        def tell(shown=None):
+            "Show how far decoding got, in the calling thread: the bar, and `callback` with the samples `shown` since its last call."
+            done = state["done"]
+            bar.update(min(done, total or done) - bar.n)
+            if callback is not None and (shown is not None or time.monotonic() - state["told"] > 0.25):
+                callback(done, shown or []); state["told"] = time.monotonic()
 
         def flush():
             if not batch: return
             captions = captioner.caption([x for _, x in batch], batch_size=batch_size, **decoding)
             captions = [_caption_text(c) for c in captions]
             times.extend(t for t, _ in batch); texts.extend(captions)
-            if callback is not None:
-                shown = [(t, Image.fromarray(x) if isinstance(x, np.ndarray) else x, c) for (t, x), c in zip(batch, captions)]
-                callback(state["done"], shown); state["told"] = time.monotonic()
             bar.set_postfix_str(f"{len(texts)} captions", refresh=False)
+            tell([(t, Image.fromarray(x) if isinstance(x, np.ndarray) else x, c) for (t, x), c in zip(batch, captions)]
+                 if callback is not None else [])
             batch.clear()
 
         try:
             with contextlib.closing(prefetch(sampled(), ahead=batch_size)) as frames:   # closed: the thread has stopped
                 for t, x in frames:
+                    if x is None: tell(); continue              # a heartbeat: decoding goes on between samples
                     batch.append((t, x))
                     if len(batch) == batch_size: flush()
             flush()
