@@ -622,7 +622,6 @@ _add_methods(VideoCaptionDemo, video_file=_video_file, sampling=_sampling, _card
 # %% ../nbs/06_video.ipynb #b435cf36
 def _run(self: VideoCaptionDemo):
     "Caption the chosen video with the chosen sampling, filling the strip as batches finish."
-    import ipywidgets as W
     self.errors.children, self.strip.children, self.downloads.value, self.cues = (), (), "", []
     cards, shown = [], [0]
     def step(done, samples):
