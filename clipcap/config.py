@@ -215,7 +215,10 @@ def _lock(folder: Path) -> tuple[FileLock, list[Path]]:
             except Timeout:
                 if _same_file(fd, path): raise FolderInUse(busy) from None
                 continue                                                # its holder removed it as it ended: again
-            if _same_file(fd, path): return lock, made                  # the lock is on the file at the path
+            except FileNotFoundError: continue                          # removed between filelock's look and its open: again
+            try: same = _same_file(fd, path)
+            except OSError: lock.release(); raise
+            if same: return lock, made                                  # the lock is on the file at the path
             lock.release()                                              # removed or replaced as we locked it: again
         except OSError as e: raise ClipcapError(f"cannot lock the folder {folder}: {e.strerror or e}") from None
         finally: os.close(fd)                                           # filelock holds the lock on its own descriptor

@@ -84,7 +84,8 @@ def warped(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p
 def draw(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
     "Tokens `(N, k)`: for each row of `logits` `(N, V)`, `k` different tokens drawn with probability softmax(logits), at the uniforms `u` `(N, k)`."
     probs = logits.double().softmax(-1).cpu()                          # (N, V), float64, on the CPU
-    best = logits.detach().float().cpu().nan_to_num(neginf=torch.finfo(torch.float32).min)  # for a row whose probability runs out
+    low = torch.finfo(torch.float32).min
+    best = logits.detach().float().cpu().nan_to_num(nan=low, neginf=low)  # for a row whose probability runs out
     rows, picks = torch.arange(len(probs)), []
     for j in range(u.shape[1]):
         cdf = probs.cumsum(-1)                                          # the first token whose cumulative probability passes u wins

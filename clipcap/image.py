@@ -13,7 +13,7 @@ import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from .config import ClipcapError, load_config, write_bytes_atomic, _add_methods
-from .model import EXACT_BATCH, Net
+from .model import Net, whole_passes
 from .data import ImageError, load_image, _name
 from .checkpoints import load_net
 from .decoding import DECODING_KEYS
@@ -310,7 +310,7 @@ def _caption_files(self: Captioner, sources, batch_size: int = 32, progress: boo
     "Yield `(input, caption)` per input, in order; `(input, ImageError)` for one that cannot be read."
     from tqdm.auto import tqdm
     if batch_size < 1: raise ClipcapError(f"batch size must be at least 1, got {batch_size}")
-    if n := EXACT_BATCH.get(self.device.type): batch_size = -(-batch_size // n) * n  # a pass takes n images anyway: fill it
+    batch_size = whole_passes(batch_size, self.device)                     # a pass takes EXACT_BATCH images anyway: fill it
     self._check_decoding(decoding)
     items = expand_images(sources)
     workers = min(default_workers() if workers is None else workers, len(items) - 1)   # one image: no thread to wait for

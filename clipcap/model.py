@@ -20,7 +20,7 @@ __all__ = ['TINY_CAPTIONS', 'mappings', 'ROWS', 'EXACT_BATCH', 'WEIGHTS_NAME', '
            'train_tokenizer', 'redraw_', 'tiny_backbones', 'demo_images', 'ImageEncoder', 'Mapping', 'MLPMapping',
            'LinearMapping', 'ClipCapAttention', 'ClipCapLayer', 'ClipCapTransformerMapping', 'TextDecoder', 'Net',
            'FrozenLinear', 'plain_inference', 'FastVision', 'FastMapping', 'FastMLPMapping', 'FastClipCapMapping',
-           'KVCache', 'FastGPT2', 'read_checkpoint', 'checkpoint_config']
+           'KVCache', 'FastGPT2', 'whole_passes', 'read_checkpoint', 'checkpoint_config']
 
 # %% ../nbs/01_model.ipynb #90c01c0d
 from contextlib import contextmanager
@@ -613,21 +613,25 @@ class FastGPT2:
         self.head = FrozenLinear(gpt.lm_head.weight, gpt.lm_head.bias, dtype=dtype)
         self._slots, self._lock = [], threading.Lock()
 
-    slots = 8  # key/value buffers kept for reuse (with their CUDA graphs): a shape decoded before is not set up again
+    slots, pool_bytes = 8, 2 ** 30  # free key/value buffers kept on CUDA (with their graphs): at most 8, and 1 GiB
 
-    def cache(self, batch: int, length: int, device) -> KVCache:
+    def cache(self, batch: int, length: int, device, pooled: bool | None = None) -> KVCache:
         "An empty key/value cache for `batch` sequences of `length` positions, zeroed (attention reads all of it)."
         shape = (len(self.blocks), 2, batch, self.n_head, length, self.n_embd // self.n_head)
         device = torch.device(device)
         if device.type == "cuda" and device.index is None: device = torch.device("cuda", torch.cuda.current_device())
+        if pooled is None: pooled = device.type == "cuda" and self.graphs   # only a recorded graph is worth keeping memory for
+        if not pooled:
+            slot = _Slot(torch.zeros(shape, dtype=self.dtype, device=device))
+            return KVCache(kv=slot.kv, pos=0, slot=slot)
         with self._lock:                                                                   # one cache per slot, whatever the threads
             slot = next((s for s in self._slots if s.free() and s.kv.shape == shape and s.kv.device == device), None)
-            if slot is None:
-                slot = _Slot(torch.empty(shape, dtype=self.dtype, device=device))
-                spare = [s for s in self._slots if s.free()]
-                for s in spare[:max(0, len(self._slots) + 1 - self.slots)]: self._slots.remove(s)  # the least recently used go
+            if slot is None: slot = _Slot(torch.empty(shape, dtype=self.dtype, device=device))
             else: self._slots.remove(slot)
-            self._slots.append(slot)
+            self._slots.append(slot)                                                       # the most recently used last
+            spare = [s for s in self._slots[:-1] if s.free()]
+            while spare and (len(self._slots) > self.slots or sum(s.kv.nbytes for s in spare) > self.pool_bytes):
+                self._slots.remove(spare.pop(0))                                           # the least recently used go
             cache = KVCache(kv=slot.kv.zero_(), pos=0, slot=slot)
             slot.holder = weakref.ref(cache)
         return cache
@@ -637,7 +641,7 @@ class FastGPT2:
         p = cache["pos"]
         written = cache["kv"][:, :, :, :, :p].index_select(2, rows)                       # (layers, 2, N, H, p, C/H): the rest is zeros
         if len(rows) != cache["kv"].shape[2]:
-            new = self.cache(len(rows), cache["kv"].shape[4], cache["kv"].device)
+            new = self.cache(len(rows), cache["kv"].shape[4], cache["kv"].device, pooled=cache["slot"] in self._slots)
             cache.update(kv=new["kv"], slot=new["slot"]); new["slot"].holder = weakref.ref(cache)
         cache["kv"][:, :, :, :, :p].copy_(written)                                        # a recorded graph stays valid
 
@@ -657,41 +661,46 @@ class FastGPT2:
     def __call__(self, x: torch.Tensor, cache: KVCache) -> torch.Tensor:
         "Feed the next rows `x` `(B, T, n_embd)` into `cache`; the logits after the last one, `(B, vocab)`, in float32."
         p, T = cache["pos"], x.shape[1]
-        if T == 1 and x.is_cuda and self.graphs: logits = _graphed(self, cache["slot"])(x, p)
+        if T == 1 and x.is_cuda and self.graphs: logits = _graphed(self, cache["slot"])(self, x, p)
         else: logits = self.forward(x, cache["kv"], torch.arange(p, p + T, device=x.device))
         cache["pos"] = p + T
         return logits
 
 # %% ../nbs/01_model.ipynb #b7ba5199
-def _graphed(fast: FastGPT2, slot: _Slot):
-    "`step(x, p)`: `fast`'s one-row step over `slot`'s buffers, run eagerly and recorded as a CUDA graph at its first call, replayed after."
-    if slot.step is not None: return slot.step
-    kv, device = slot.kv, slot.kv.device
-    x_in = torch.zeros(kv.shape[2], 1, fast.n_embd, dtype=fast.dtype, device=device)      # the graph's fixed inputs
-    position = torch.zeros(1, dtype=torch.long, device=device)
-    graph, out = None, None
-    def step(x: torch.Tensor, p: int) -> torch.Tensor:
-        nonlocal graph, out
-        x_in.copy_(x); position.fill_(p)
-        if graph is not None: graph.replay(); return out.clone()
-        with torch.cuda.device(device):
+_recording = threading.Lock()  # one CUDA graph recording at a time in a process (recording synchronizes the device)
+
+class _GraphedStep:
+    "A `FastGPT2`'s one-row step over the buffers `kv`: run eagerly and recorded as a CUDA graph at its first call, replayed after."
+    def __init__(self, kv: torch.Tensor, n_embd: int, dtype):
+        self.kv, self.graph, self.out = kv, None, None
+        self.x = torch.zeros(kv.shape[2], 1, n_embd, dtype=dtype, device=kv.device)    # the graph's fixed inputs
+        self.position = torch.zeros(1, dtype=torch.long, device=kv.device)
+
+    def __call__(self, fast: FastGPT2, x: torch.Tensor, p: int) -> torch.Tensor:   # `fast` passed in: the pool holds no engine
+        self.x.copy_(x); self.position.fill_(p)
+        if self.graph is not None: self.graph.replay(); return self.out.clone()
+        device = self.kv.device
+        with _recording, torch.cuda.device(device):
             here, side = torch.cuda.current_stream(device), torch.cuda.Stream(device)
             side.wait_stream(here)
-            with torch.cuda.stream(side): first = fast.forward(x_in, kv, position)          # this step, run once as usual
+            with torch.cuda.stream(side): first = fast.forward(self.x, self.kv, self.position)   # this step, run once as usual
             here.wait_stream(side)
             recording = torch.cuda.CUDAGraph()
             try:
                 with torch.cuda.graph(recording, stream=side, capture_error_mode="thread_local"):
-                    recorded = fast.forward(x_in, kv, position)                             # recorded, not run
+                    out = fast.forward(self.x, self.kv, self.position)                      # recorded, not run
             except RuntimeError as e:                                                       # cannot record here: stay eager
-                warnings.warn(f"CUDA graphs are off for this model: recording failed ({e})".splitlines()[0])
+                warnings.warn(f"CUDA graphs are off for this model: recording failed ({str(e).splitlines()[0]})")
                 fast.graphs = False
                 return first
             here.wait_stream(side)
-        graph, out = recording, recorded                                                    # only a finished recording replays
+        self.graph, self.out = recording, out                                               # only a finished recording replays
         return first
-    slot.step = step
-    return step
+
+def _graphed(fast: FastGPT2, slot: _Slot) -> _GraphedStep:
+    "The recorded step of `slot`'s buffers, made at the first call."
+    if slot.step is None: slot.step = _GraphedStep(slot.kv, fast.n_embd, fast.dtype)
+    return slot.step
 
 # %% ../nbs/01_model.ipynb #bbd8c9e4
 EXACT_BATCH = {"cuda": 64}  # images per pass on devices whose kernels change with the shapes: each pass gets exactly this many
@@ -706,6 +715,11 @@ def _in_exact_passes(net: Net, x: torch.Tensor, fn) -> list:
         padded = torch.cat([part, part[-1:].expand(n - len(part), *part.shape[1:])]) if len(part) < n else part
         out += list(fn(padded))[:len(part)]
     return out
+
+def whole_passes(batch_size: int, device) -> int:
+    "`batch_size` rounded up to whole exact passes where `device` runs them (a pass takes `EXACT_BATCH` images anyway)."
+    n = None if device is None else EXACT_BATCH.get(torch.device(device).type)
+    return -(-batch_size // n) * n if n else batch_size
 
 @torch.no_grad()
 def _encode_pixels(self: Net, pixels: torch.Tensor) -> torch.Tensor:
@@ -729,7 +743,9 @@ def _generate(self: Net, embeds: torch.Tensor, max_len: int | None = None, min_l
     max_len = self.config.max_len if max_len is None else max_len
     kw = dict(min_len=min_len, num_beams=num_beams, do_sample=do_sample, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     self.check_decoding(max_len, **kw)
-    kw |= dict(temperature=float(temperature), top_p=float(top_p))                      # transformers' warpers want floats
+    kw |= dict(min_len=int(min_len), num_beams=int(num_beams), top_k=int(top_k), temperature=float(temperature), top_p=float(top_p),
+               seed=None if seed is None else int(seed))                            # transformers' warpers want ints and floats
+    max_len = int(max_len)
     if not len(embeds): return []
     fam, gpt, tok = family(self.config.decoding), self.text_decoder.model, self.text_decoder.tokenizer
     stop = tok.eos_token_id if fam.stop == "eos" else tok.encode(fam.stop)[0]

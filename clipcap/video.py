@@ -302,8 +302,10 @@ def caption_video(path, captioner, num_frames: int | None = None, every: float |
     import time
     from tqdm.auto import tqdm
     from clipcap.image import prefetch
+    from clipcap.model import whole_passes
     _check_sampling(num_frames, every, scenes)
     if not isinstance(batch_size, int) or batch_size < 1: raise ClipcapError(f"batch size must be at least 1, got {batch_size!r}")
+    batch_size = whole_passes(batch_size, getattr(captioner, "device", None))   # on CUDA, whole exact passes
     times, texts, batch, side = [], [], [], captioning_side(captioner)
     arrays = getattr(captioner, "preprocessing", None) == "tensor"     # frames go to the model as arrays, with no PIL image
     with _Walk(path) as walk:
