@@ -450,6 +450,13 @@ class Shard:
 
 
 # %% ../nbs/05_image.ipynb #53fb6175
+def _add_decoding_args(p: argparse.ArgumentParser):
+    "The decoding flags, the same for `clipcap image` and `clipcap video` (read by `_decoding_args`)."
+    p.add_argument("-T", "--temperature", type=float, metavar="TEMP", help="sample at this temperature (default: greedy decoding)")
+    p.add_argument("--beams", type=int, default=1, metavar="N", help="beam search with N beams (default 1: no beam search)")
+    p.add_argument("--max-len", type=int, metavar="N", help="longest caption, in tokens (default: the checkpoint's max_len)")
+    p.add_argument("--seed", type=int, metavar="N", help="random seed for sampling (-T), for repeatable captions")
+
 def add_image_args(p: argparse.ArgumentParser):
     "The flags of `clipcap image`."
     p.add_argument("paths", nargs="*", metavar="PATH", help="images, folders (their images) or glob patterns")
@@ -457,10 +464,7 @@ def add_image_args(p: argparse.ArgumentParser):
     p.add_argument("-C", "--checkpoint", "--checkpoint-name", dest="checkpoint", metavar="CKPT",
                    help="checkpoint: a clipcap folder, the seed's model.pt or a ClipCap .pt (default: the released one for -S, downloaded once)")
     p.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size, S or L (default: S, or the checkpoint's)")
-    p.add_argument("-T", "--temperature", type=float, metavar="TEMP", help="sample at this temperature (default: greedy decoding)")
-    p.add_argument("--beams", type=int, default=1, metavar="N", help="beam search with N beams (default 1: no beam search)")
-    p.add_argument("--max-len", type=int, metavar="N", help="longest caption, in tokens (default: the checkpoint's max_len)")
-    p.add_argument("--seed", type=int, metavar="N", help="random seed for sampling (-T), for repeatable captions")
+    _add_decoding_args(p)
     p.add_argument("-R", "--res-path", metavar="DIR", help="save each image with its caption drawn on it as DIR/<stem>-R<SIZE>.jpg")
     p.add_argument("--json", action="store_true", help='print one JSON object per line: {"path", "caption"} or {"path", "error"}')
     p.add_argument("--batch-size", type=int, default=32, metavar="N", help="images per CLIP pass and decode (default 32)")
@@ -478,6 +482,17 @@ def _config_overrides(args) -> dict:
     keys = json.loads(Path(args.config).read_text(encoding="utf-8"))
     return {k: getattr(config, k) for k in keys}
 
+def _decoding_args(args) -> dict:
+    "The decoding keywords the flags ask for."
+    if args.beams < 1: raise ClipcapError(f"--beams must be at least 1, got {args.beams}")
+    decoding = dict(num_beams=args.beams)
+    if args.temperature is not None:
+        if not args.temperature > 0: raise ClipcapError(f"-T/--temperature must be positive, got {args.temperature}")
+        decoding.update(do_sample=True, temperature=args.temperature)
+    if args.max_len is not None: decoding["max_len"] = args.max_len
+    if args.seed is not None: decoding["seed"] = args.seed
+    return decoding
+
 def _result_names(sources: list, size: str) -> list[str]:
     "`<stem>-R<SIZE>.jpg` for each input, numbered in input order when several share a stem."
     taken, names = set(), []
@@ -493,7 +508,7 @@ def run_image(args) -> int:
     from tqdm.auto import tqdm
     sources = [*args.img_path, *args.paths]
     if not sources: raise ClipcapError("no images given: pass image paths, folders or glob patterns (or -I PATH)")
-    if args.beams < 1: raise ClipcapError(f"--beams must be at least 1, got {args.beams}")
+    decoding = _decoding_args(args)                            # bad flags fail before the model loads
     if args.batch_size < 1: raise ClipcapError(f"--batch-size must be at least 1, got {args.batch_size}")
     if (args.workers or 0) < 0: raise ClipcapError(f"--workers must not be negative, got {args.workers}")
     pick_device(args.device)                                   # a wrong --device fails before the model loads
@@ -504,10 +519,6 @@ def run_image(args) -> int:
     with Shard.from_env() as shard:                            # one process, or this one's share under torchrun
         captioner = Captioner.from_pretrained(args.checkpoint, args.size, device=shard.device(args.device),
                                                preprocessing=args.preprocessing, **_config_overrides(args))
-        decoding = dict(num_beams=args.beams)
-        if args.temperature is not None: decoding.update(do_sample=True, temperature=args.temperature)
-        if args.max_len is not None: decoding["max_len"] = args.max_len
-        if args.seed is not None: decoding["seed"] = args.seed
         items = expand_images(sources)
         names = _result_names(items, args.size or captioner.net.config.size) if res_dir is not None else None
         mine = shard.take(range(len(items)))

@@ -435,6 +435,7 @@ def write_subtitles(cues: list[Cue], video, out_dir=None, lang: str = "en") -> d
 # %% ../nbs/06_video.ipynb #7451c883
 def add_video_args(p):
     "The flags of `clipcap video`."
+    from clipcap.image import _add_decoding_args
     p.add_argument("paths", nargs="*", metavar="PATH", help="the videos to caption")
     p.add_argument("-V", "--video", action="append", default=[], metavar="PATH", help="a video to caption (the seed's flag; may be repeated)")
     p.add_argument("-C", "--checkpoint", "--checkpoint-name", dest="checkpoint", metavar="CKPT",
@@ -448,32 +449,11 @@ def add_video_args(p):
     p.add_argument("--frames", action="store_true", help="keep the sampled frames in <stem>_captioning_frames/")
     p.add_argument("--no-merge", action="store_true", help="keep one cue per sampled frame, even when neighbours read the same")
     p.add_argument("--batch-size", type=int, default=32, metavar="N", help="frames per CLIP pass and decode (default 32)")
-    p.add_argument("-T", "--temperature", type=float, metavar="TEMP", help="sample at this temperature (default: greedy decoding)")
-    p.add_argument("--beams", type=int, default=1, metavar="N", help="beam search with N beams (default 1: no beam search)")
-    p.add_argument("--max-len", type=int, metavar="N", help="longest caption, in tokens (default: the checkpoint's max_len)")
-    p.add_argument("--seed", type=int, metavar="N", help="random seed for sampling (-T), for repeatable captions")
+    _add_decoding_args(p)
     p.add_argument("--device", metavar="D", help="cpu, cuda, cuda:N or mps (default: the fastest available)")
     p.add_argument("--lang", default="en", metavar="LANG", help="the language code written into the JSON (default en)")
 
 # %% ../nbs/06_video.ipynb #4027dc99
-def _config_overrides(args) -> dict:
-    "The config fields that `--config F` sets (validated by `load_config`)."
-    from clipcap.config import load_config
-    if not getattr(args, "config", None): return {}
-    config = load_config(args.size, args.config)
-    return {k: getattr(config, k) for k in json.loads(Path(args.config).read_text(encoding="utf-8"))}
-
-def _decoding_args(args) -> dict:
-    "The decoding keywords the flags ask for."
-    if args.beams < 1: raise ClipcapError(f"--beams must be at least 1, got {args.beams}")
-    decoding = dict(num_beams=args.beams)
-    if args.temperature is not None:
-        if not args.temperature > 0: raise ClipcapError(f"-T/--temperature must be positive, got {args.temperature}")
-        decoding.update(do_sample=True, temperature=args.temperature)
-    if args.max_len is not None: decoding["max_len"] = args.max_len
-    if args.seed is not None: decoding["seed"] = args.seed
-    return decoding
-
 def _one_video(video, captioner, args, decoding: dict) -> tuple[list[str], list[str]]:
     "Caption `video` as the flags say and write its files: the lines for stdout (the paths written) and for stderr."
     paths = output_paths(video, args.out)
@@ -492,7 +472,7 @@ def _one_video(video, captioner, args, decoding: dict) -> tuple[list[str], list[
 
 def run_video(args) -> int:
     "Run `clipcap video`: caption each video into `<stem>_caption.srt`, `.vtt` and `.json`; under a launcher, each process its share."
-    from clipcap.image import Captioner, Shard
+    from clipcap.image import Captioner, Shard, _config_overrides, _decoding_args
     videos = list(dict.fromkeys(str(v) for v in [*args.paths, *args.video]))   # -V and PATH may name one video twice
     if not videos: raise ClipcapError("no video given: clipcap video PATH... (or -V PATH)")
     if args.batch_size < 1: raise ClipcapError(f"--batch-size must be at least 1, got {args.batch_size}")
