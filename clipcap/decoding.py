@@ -77,8 +77,10 @@ class Draws:
 def warped(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, keep: int = 1) -> torch.Tensor:
     "`logits` `(N, V)` after transformers' warpers: divided by `temperature`, then cut to the `top_k` best and the `top_p` nucleus (never below `keep` tokens)."
     from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
-    warpers = LogitsProcessorList([TemperatureLogitsWarper(float(temperature))] + ([TopKLogitsWarper(top_k, min_tokens_to_keep=keep)] if top_k else [])
-                                  + ([TopPLogitsWarper(top_p, min_tokens_to_keep=keep)] if top_p < 1 else []))
+    keep = int(keep)                                                    # transformers' warpers take Python ints and floats only
+    warpers = LogitsProcessorList([TemperatureLogitsWarper(float(temperature))]
+                                  + ([TopKLogitsWarper(int(top_k), min_tokens_to_keep=keep)] if top_k else [])
+                                  + ([TopPLogitsWarper(float(top_p), min_tokens_to_keep=keep)] if top_p < 1 else []))
     return warpers(torch.zeros(len(logits), 0, dtype=torch.long, device=logits.device), logits)
 
 def draw(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:

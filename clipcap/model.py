@@ -743,9 +743,6 @@ def _generate(self: Net, embeds: torch.Tensor, max_len: int | None = None, min_l
     max_len = self.config.max_len if max_len is None else max_len
     kw = dict(min_len=min_len, num_beams=num_beams, do_sample=do_sample, temperature=temperature, top_k=top_k, top_p=top_p, seed=seed)
     self.check_decoding(max_len, **kw)
-    kw |= dict(min_len=int(min_len), num_beams=int(num_beams), top_k=int(top_k), temperature=float(temperature), top_p=float(top_p),
-               seed=None if seed is None else int(seed))                            # transformers' warpers want ints and floats
-    max_len = int(max_len)
     if not len(embeds): return []
     fam, gpt, tok = family(self.config.decoding), self.text_decoder.model, self.text_decoder.tokenizer
     stop = tok.eos_token_id if fam.stop == "eos" else tok.encode(fam.stop)[0]
