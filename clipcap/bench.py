@@ -261,10 +261,9 @@ def bench_preprocessing(model, n: int = 32, tokens: int = 20, repeats: int = 3, 
     reference = Captioner(net, device=device, dtype=captioner.dtype, preprocessing="pil")
     photos = synthetic_photos(n // 2, (480, 640)) + synthetic_photos(n - n // 2, (720, 405), seed=1)
     level = 1 / 255 / min(net.image_encoder.processor.image_std)
-    pixels_t = tensor.pixels([tensor.prepare(p)[1] for p in photos]).float().cpu()
-    pixels_p = torch.stack([reference.prepare(p)[1] for p in photos])
-    d = (pixels_t - pixels_p).abs()
-    e_t, e_p = tensor.encode(photos), reference.encode(photos)
+    inputs_t, inputs_p = [tensor.prepare(p)[1] for p in photos], [reference.prepare(p)[1] for p in photos]
+    d = (tensor.pixels(inputs_t).float().cpu() - torch.stack(inputs_p)).abs()
+    e_t, e_p = tensor.embed(inputs_t), reference.embed(inputs_p)
     rel = (e_t - e_p).norm(dim=1) / e_p.norm(dim=1)
     ids_t, ids_p = net.generate(e_t, **decoding), net.generate(e_p, **decoding)
     time_t = timed(lambda: tensor.pixels([tensor.prepare(p)[1] for p in photos]), repeats, device=device)["median"]
