@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, importlib, re, sys, traceback
 
-from .config import ClipcapError, keep_freed_memory
+from .config import ClipcapError, keep_freed_memory, tell
 
 # %% auto #0
 __all__ = ['COMMANDS', 'main', 'check_error']
@@ -70,10 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as e:                                            # argparse: --help, or a usage error
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     except KeyboardInterrupt:
-        print("clipcap: interrupted", file=sys.stderr)
+        tell("clipcap: interrupted")
         return 130
     except ClipcapError as e:
-        print(f"clipcap: error: {e}", file=sys.stderr)
+        tell(f"clipcap: error: {e}")
         return 1
     except BrokenPipeError:                                            # e.g. `clipcap image ... | head`
         sys.stderr.close()
@@ -81,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         if debug: traceback.print_exc()
         msg = str(e).splitlines()[0] if str(e) else ""
-        print(f"clipcap: error: {type(e).__name__}{': ' + msg if msg else ''}"
-              + ("" if debug else " (run with --debug for details)"), file=sys.stderr)
+        tell(f"clipcap: error: {type(e).__name__}{': ' + msg if msg else ''}" + ("" if debug else " (run with --debug for details)"))
         return 1
 
 # %% ../nbs/07_cli.ipynb #7bf71859

@@ -5,16 +5,17 @@
 # %% ../nbs/00_config.ipynb #b615092a
 from __future__ import annotations
 import atexit, contextlib, ctypes, difflib, functools, json, multiprocessing.util, os, platform, re, secrets
-import shutil, stat, tempfile
+import shutil, stat, sys, tempfile
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
 
 from filelock import FileLock, Timeout
+from tqdm import tqdm
 
 # %% auto #0
 __all__ = ['LOCK_NAME', 'ClipcapError', 'ConfigError', 'Config', 'ConfigS', 'ConfigL', 'config_for_size', 'is_temporary',
            'replacing', 'write_bytes_atomic', 'write_text_atomic', 'FolderInUse', 'owning', 'load_config',
-           'keep_freed_memory', 'temporary_folder']
+           'keep_freed_memory', 'temporary_folder', 'tell']
 
 # %% ../nbs/00_config.ipynb #76bd5151
 class ClipcapError(Exception):
@@ -318,3 +319,11 @@ def temporary_folder(prefix: str = "clipcap-") -> Path:
     atexit.register(remove)
     multiprocessing.util.Finalize(None, remove, exitpriority=0)          # pool workers exit through this, not atexit
     return path
+
+# %% ../nbs/00_config.ipynb #23ee31dd
+def tell(*lines: str, file=None):
+    "Write `lines` to `file` (stderr by default) in one `write`, above any progress bar, so that they stay whole beside other processes' lines."
+    file = sys.stderr if file is None else file
+    with tqdm.external_write_mode(file=file):
+        file.write("".join(f"{line}\n" for line in lines))
+        file.flush()

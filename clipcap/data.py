@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_data.ipynb #e3fb0a4a
 from __future__ import annotations
-import csv, glob, hashlib, io, json, os, shutil, sys, warnings
+import csv, glob, hashlib, io, json, os, shutil, warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -12,7 +12,7 @@ import numpy as np, pandas as pd, torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from .config import Config, ClipcapError, load_config, write_text_atomic, replacing, owning, is_temporary, LOCK_NAME
+from .config import Config, ClipcapError, load_config, write_text_atomic, replacing, owning, is_temporary, tell, LOCK_NAME
 from .model import ImageEncoder, checkpoint_config, CONFIG_NAME, WEIGHTS_NAME
 
 # %% auto #0
@@ -497,8 +497,8 @@ def _report_failed(meta: dict):
     failed = meta["failed"]
     if not failed: return
     listed = "; ".join(f"{f['image']}: {f['error']}" + (f" (captions file {f['where']})" if f.get("where") else "") for f in failed[:5]) + (f"; and {len(failed) - 5} more" if len(failed) > 5 else "")
-    print(f"clipcap: warning: {len(failed)} image(s) could not be read and were left out "
-          f"(listed in meta.json \"failed\"): {listed}", file=sys.stderr)
+    tell(f"clipcap: warning: {len(failed)} image(s) could not be read and were left out "
+         f"(listed in meta.json \"failed\"): {listed}")
 
 def build_dataset(captions, images_dir, out, config: Config, batch_size: int = 64, device=None,
                   encoder: ImageEncoder | None = None, num_workers: int | None = None, overwrite: bool = False,

@@ -12,7 +12,7 @@ from typing import Iterator
 import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
-from .config import ClipcapError, load_config, write_bytes_atomic, _add_methods
+from .config import ClipcapError, load_config, write_bytes_atomic, tell, _add_methods
 from .model import Net, whole_passes
 from .data import ImageError, load_image, _name
 from .checkpoints import load_net
@@ -537,10 +537,10 @@ def run_image(args) -> int:
                 name = _name(items[i])
                 if kind == "error":
                     failed += 1
-                    tqdm.write(f"clipcap: error: {name}: {text}", file=sys.stderr)
+                    tell(f"clipcap: error: {name}: {text}")
                     line = json.dumps({"path": name, "error": text}, ensure_ascii=False) if args.json else None
                 else: line = json.dumps({"path": name, "caption": text}, ensure_ascii=False) if args.json else f"{name}: {text}"
-                if line is not None: tqdm.write(line, file=sys.stdout); sys.stdout.flush()
+                if line is not None: tell(line, file=sys.stdout)
                 bar.update()
         finally: bar.close()
         return 1 if failed and shard.main else 0               # the main process reports for all

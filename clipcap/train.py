@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_train.ipynb #2f786482
 from __future__ import annotations
-import contextlib, dataclasses, json, math, os, secrets, signal, sys, threading, time
+import contextlib, dataclasses, json, math, os, secrets, signal, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +13,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from .config import Config, ClipcapError, load_config, replacing, owning
+from .config import Config, ClipcapError, load_config, replacing, owning, tell
 from .model import Net, CONFIG_NAME, WEIGHTS_NAME
 from .data import CaptionDataset, CaptionSplit
 
@@ -147,7 +147,7 @@ class StopRequest:
     def _handle(self, signum, frame):
         if self.signal is not None and signum == signal.SIGINT: raise KeyboardInterrupt
         self.signal = signal.Signals(signum).name
-        print(f"\nclipcap: {self.signal}: stopping after this step and saving (Ctrl-C again to stop at once)", file=sys.stderr)
+        tell(f"clipcap: {self.signal}: stopping after this step and saving (Ctrl-C again to stop at once)")
 
     def __exit__(self, *exc):
         for sig, handler in self._saved.items(): signal.signal(sig, handler)

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Iterator
 import av, numpy as np
 from PIL import Image
 
-from .config import ClipcapError, write_text_atomic, replacing, _flush_folder, _add_methods
+from .config import ClipcapError, write_text_atomic, replacing, _flush_folder, tell, _add_methods
 
 # %% auto #0
 __all__ = ['EPS', 'SCENE_THRESHOLD', 'MIN_SCENE_LEN', 'DEFAULT_EVERY', 'SUFFIX', 'VideoInfo', 'video_info', 'sample_frames',
@@ -491,7 +491,7 @@ def run_video(args) -> int:
         except ClipcapError as e: bad[v] = str(e)
     if len(bad) == len(videos):
         if len(videos) == 1: raise ClipcapError(bad[videos[0]])
-        for v in videos: print(f"clipcap: error: {bad[v]}", file=sys.stderr)
+        tell(*(f"clipcap: error: {bad[v]}" for v in videos))
         return 1
     with Shard.from_env() as shard:                            # one process, or this one's share under torchrun
         args.progress = shard.main and sys.stderr.isatty()
@@ -505,10 +505,9 @@ def run_video(args) -> int:
         for i, (error, out, told) in shard.merge(captioned(), len(videos), chunk=1):    # the main process, in input order
             if error is not None:
                 if len(videos) == 1: raise ClipcapError(error)
-                failed += 1; print(f"clipcap: error: {error}", file=sys.stderr); continue
-            for line in out: print(line)
-            for line in told: print(line, file=sys.stderr)
-            sys.stdout.flush()
+                failed += 1; tell(f"clipcap: error: {error}"); continue
+            tell(*out, file=sys.stdout)
+            tell(*told)
         return 1 if failed and shard.main else 0
 
 # %% ../nbs/06_video.ipynb #81672720
