@@ -392,7 +392,8 @@ class Shard:
     "This process's share of a job that `torchrun` or `accelerate launch` started in `world` processes, and the merge of their results."
     def __init__(self, rank: int = 0, world: int = 1, local_rank: int = 0):
         if not 0 <= rank < world: raise ClipcapError(f"process rank {rank} is not between 0 and the world size {world} - 1")
-        self.rank, self.world, self.local_rank, self._group, self._owned = rank, world, local_rank, None, False
+        self.rank, self.world, self.local_rank = rank, world, local_rank
+        self._group, self._owned, self._made = None, False, False
 
     @classmethod
     def from_env(cls) -> "Shard":
@@ -425,14 +426,17 @@ class Shard:
                 try: dist.init_process_group("gloo", rank=self.rank, world_size=self.world)
                 except (RuntimeError, ValueError) as e: raise ClipcapError(f"cannot join the other {self.world - 1} process(es): {str(e).splitlines()[0]}") from None
                 self._owned = True
-            self._group = dist.group.WORLD if dist.get_backend() == "gloo" else dist.new_group(backend="gloo")
+            self._made = dist.get_backend() != "gloo"                  # e.g. NCCL's default group: add a gloo one
+            self._group = dist.new_group(backend="gloo") if self._made else dist.group.WORLD
         return self
 
     def __exit__(self, *exc):
-        if self._owned:
-            import torch.distributed as dist
-            dist.destroy_process_group()
-            self._owned = False
+        "Leave the group, and let go of it: the last reference ends gloo's threads now, not while Python shuts down."
+        if self._group is None: return
+        import torch.distributed as dist
+        if self._owned: dist.destroy_process_group()
+        elif self._made: dist.destroy_process_group(self._group)
+        self._group, self._owned, self._made = None, False, False
 
     def merge(self, results: Iterator, n: int, chunk: int = 32) -> Iterator[tuple[int, object]]:
         "On the main process, `(index, result)` for all `n` items in order, from each process's `results` for its `take`; nothing elsewhere."
@@ -447,7 +451,6 @@ class Shard:
             for j in range(chunk):                             # item j of process r is item (k*chunk + j)*world + r
                 for r, part in enumerate(every):
                     if j < len(part): yield (k * chunk + j) * self.world + r, part[j]
-
 
 # %% ../nbs/05_image.ipynb #53fb6175
 def _add_decoding_args(p: argparse.ArgumentParser):
