@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_image.ipynb #e024a6b5
 from __future__ import annotations
-import argparse, glob, html, io, itertools, json, math, os, sys, threading
+import argparse, glob, html, io, itertools, json, math, os, sys, threading, time
 from collections import deque
 from pathlib import Path
 from typing import Iterator
@@ -434,6 +434,7 @@ class Shard:
         "Leave the group, and let go of it: the last reference ends gloo's threads now, not while Python shuts down."
         if self._group is None: return
         import torch.distributed as dist
+        time.sleep(0.05)                                       # GIL-free: gloo's threads finish releasing the last gather
         if self._owned: dist.destroy_process_group()
         elif self._made: dist.destroy_process_group(self._group)
         self._group, self._owned, self._made = None, False, False
