@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_train.ipynb #2f786482
 from __future__ import annotations
-import contextlib, dataclasses, json, math, os, secrets, signal, threading, time
+import contextlib, dataclasses, json, math, os, secrets, signal, sys, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -237,7 +237,7 @@ def train(data, out, config: Config | None = None, options: TrainOptions | None 
             raise ClipcapError(f"launched as {launched} processes, but Accelerate sees {accelerator.num_processes}; "
                                "start several processes with 'accelerate launch' or 'torchrun'")
         W, rank, main, device = accelerator.num_processes, accelerator.process_index, accelerator.is_main_process, accelerator.device
-        say = (tqdm.write if progress else print) if verbose and main else (lambda *a, **k: None)
+        say = (lambda line: tell(line, file=sys.stdout)) if verbose and main else (lambda line: None)   # above the bar, if any
         batch_size = 2 ** config.batch_size_exp
         if batch_size % (W * options.accum):
             raise ClipcapError(f"the batch of {batch_size} captions does not split evenly into {W} process(es) x {options.accum} micro-batches")
