@@ -23,7 +23,8 @@ __all__ = ['PARTS', 'ISA_FLAGS', 'timed', 'matmul_rate', 'memory_bandwidth', 'mo
 
 # %% ../nbs/09_bench.ipynb #7659dccf
 def _sync(device=None):
-    if torch.cuda.is_available() and (device is None or torch.device(device).type == "cuda"): torch.cuda.synchronize()
+    "Wait for the work queued on `device`'s GPU (the current GPU's when `device` is None); nothing to wait for on a CPU."
+    if torch.cuda.is_available() and (device is None or torch.device(device).type == "cuda"): torch.cuda.synchronize(device)
 
 def timed(fn, repeats: int = 3, warmup: int = 1, device=None) -> dict:
     "Seconds per call of `fn()`: `median` and `best` of `repeats` runs after `warmup` runs, and all `runs`."
@@ -562,23 +563,27 @@ def run_bench(args) -> int:
         probes.append(measure_limits(quick, args.device, dtype, shapes))
         results["limits"] = best_limits(probes)
         results["captioning"] = against_limits(captioning, results["limits"])
-        if "preprocessing" not in skip:
-            _part(results, "preprocessing", lambda: bench_preprocessing(captioner, n=16 if quick else 32, tokens=args.tokens, repeats=repeats))
-        if "files" not in skip:
-            _part(results, "files", lambda: bench_files(captioner, folder/"files", n=2 * args.batch, batch=args.batch, tokens=args.tokens,
-                                                        repeats=max(1, repeats - 3)))
-        if "precision" not in skip and (cuda or _bf16_cpu(results["machine"])):   # bf16 on a CPU that has it; fp32 beside bf16 on CUDA
-            other = torch.float32 if dtype == torch.bfloat16 else torch.bfloat16
-            _part(results, "precision", lambda: bench_precision(captioner, other, args.batch, args.tokens, repeats, quick=quick))
-        if "steps" not in skip:
-            _part(results, "train_steps", lambda: bench_train_step(net.config, args.device, train_batch, args.tokens,
-                                                                   steps=3 if quick or not cuda else 10, limits=results["limits"]))
-        if "video" not in skip:
-            _part(results, "video", lambda: bench_video(net, folder, args.tokens, seconds=(2, 8) if quick else (8, 32), batch=args.batch))
-        if "train" not in skip:
-            _part(results, "train", lambda: bench_training(folder/"train", images=160 if quick else 640, epochs=1 if quick else 2))
+        optional = dict(                                                # part (as --skip names it): (key in the results, measure)
+            preprocessing=("preprocessing", lambda: bench_preprocessing(captioner, n=16 if quick else 32, tokens=args.tokens, repeats=repeats)),
+            files=("files", lambda: bench_files(captioner, folder/"files", n=2 * args.batch, batch=args.batch, tokens=args.tokens,
+                                                repeats=max(1, repeats - 3))),
+            precision=("precision", lambda: bench_precision(captioner, torch.float32 if dtype == torch.bfloat16 else torch.bfloat16,
+                                                            args.batch, args.tokens, repeats, quick=quick)),
+            steps=("train_steps", lambda: bench_train_step(net.config, args.device, train_batch, args.tokens,
+                                                           steps=3 if quick or not cuda else 10, limits=results["limits"])),
+            video=("video", lambda: bench_video(net, folder, args.tokens, seconds=(2, 8) if quick else (8, 32), batch=args.batch)),
+            train=("train", lambda: bench_training(folder/"train", images=160 if quick else 640, epochs=1 if quick else 2)))
+        if not (cuda or _bf16_cpu(results["machine"])): skip.add("precision")    # bf16 on a CPU that has it; fp32 beside bf16 on CUDA
+        for key, measure in (optional[part] for part in optional if part not in skip):
+            try: _part(results, key, measure)
+            except KeyboardInterrupt:                                   # Ctrl-C, or a time limit's SIGINT: keep what was measured
+                results["interrupted"] = key
+                _say(f"interrupted while measuring {key}: keeping the parts measured before it")
+                break
         results["load_after"], results["seconds"] = _load(), round(time.perf_counter() - started, 1)
         results["problems"] = _share_problems(results)                  # judged once all is measured, and kept with it
+        if stopped := results.get("interrupted"):
+            results["problems"].append(f"interrupted while measuring {stopped}: it and the parts after it were not measured")
     finally:
         torch.set_num_threads(threads)
         shutil.rmtree(folder, ignore_errors=True)

@@ -13,7 +13,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from .config import Config, ClipcapError, load_config, write_text_atomic, replacing, owning, is_temporary, tell, LOCK_NAME
-from .model import ImageEncoder, checkpoint_config, CONFIG_NAME, WEIGHTS_NAME
+from .model import ImageEncoder, checkpoint_config, pick_device, _in_exact_passes, CONFIG_NAME, WEIGHTS_NAME
 
 # %% auto #0
 __all__ = ['KARPATHY_SPLITS', 'IMAGE_COLUMNS', 'CAPTION_COLUMNS', 'FORMATS', 'SPLITS', 'where_in_file', 'read_flickr_csv',
@@ -405,7 +405,8 @@ def _embed_shard(encoder: ImageEncoder, names: list, folder: Path, stem: Path, b
         for batch in loader:
             good = [px for _, px, err in batch if err is None]
             if good:
-                with torch.inference_mode(): emb = encoder(torch.stack(good).to(device, dtype)).float().cpu().numpy()
+                with torch.inference_mode():                          # in exact passes: the rows do not depend on the batches
+                    emb = torch.stack(_in_exact_passes(device, torch.stack(good).to(device, dtype), encoder)).float().cpu().numpy()
                 rows[state["rows"]:state["rows"] + len(good)] = emb
                 rows.flush()                                       # the rows are on disk before the progress says so
             state["failed"] += [dict(image=name, error=err) for name, _, err in batch if err is not None]
@@ -513,12 +514,13 @@ def build_dataset(captions, images_dir, out, config: Config, batch_size: int = 6
     images_dir, out = Path(images_dir), Path(out)
     if not images_dir.is_dir(): raise ClipcapError(f"images folder not found: {images_dir}")
     if batch_size < 1: raise ClipcapError(f"batch size must be at least 1, got {batch_size}")
+    if device is not None: device = pick_device(device)                # one that exists here, or a one-line error now
     where = table.attrs.get("where")
     table = table.reset_index(drop=True).assign(image=table["image"].astype(str).to_numpy(), caption=table["caption"].astype(str).to_numpy())
     table["split"] = assign_splits(table, config).to_numpy()
     table.attrs["where"] = where
     images = list(dict.fromkeys(table["image"]))
-    cpu = not torch.cuda.is_available() or (device is not None and torch.device(device).type == "cpu")
+    cpu = not torch.cuda.is_available() or (device is not None and device.type == "cpu")
     key, proc = _key(config, images_dir, images), PartialState(cpu=cpu)   # this process's rank, among how many
     with owning(out, proc):                                             # the folder is this run's until it returns
         todo = _check_out(out, key, overwrite)                          # every process decides alike
@@ -535,7 +537,7 @@ def build_dataset(captions, images_dir, out, config: Config, batch_size: int = 6
             proc.wait_for_everyone()
             return out
         if encoder is None: encoder = ImageEncoder(config.clip_model, config.embedding)
-        encoder = encoder.to(torch.device(device) if device else proc.device).eval()
+        encoder = encoder.to(device or proc.device).eval()
         meta["dim"] = encoder.dim
         if proc.is_main_process:
             if todo == "new":

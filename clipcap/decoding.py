@@ -205,9 +205,10 @@ def beam_loop(feed: Feed, stop: int, max_len: int, num_beams: int, min_len: int 
         if done.all(): break
         logp = logprobs(feed.step(token, rows))                                # (B*k, vocab)
         if step < min_len: logp[:, stop] = -math.inf
-        logp[stopped] = -math.inf; logp[stopped, 0] = 0                         # a stopped beam only continues with token 0, for free
+        logp = logp.masked_fill(stopped[:, None], -math.inf)                  # a stopped beam only continues with token 0, for free
+        logp[:, 0] = torch.where(stopped, 0.0, logp[:, 0])                     # (masks, not indexing: no wait for the GPU)
         total = scores[:, None] + logp
-        lengths[~stopped] += 1
+        lengths += ~stopped
         best, index = choose((total / lengths[:, None]).view(B, k * V), k)    # (B, k): by mean log-probability
         source = (index // V + torch.arange(B, device=device)[:, None] * k).view(-1)
         source, token = torch.where(done, same, source), torch.where(done, 0, (index % V).view(-1))  # done images stay as they are

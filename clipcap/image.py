@@ -13,34 +13,19 @@ import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from .config import ClipcapError, load_config, write_bytes_atomic, tell, _add_methods
-from .model import Net, whole_passes
+from .model import Net, pick_device, whole_passes
 from .data import ImageError, load_image, _name
 from .checkpoints import load_net
 from .decoding import DECODING_KEYS
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'PREPROCESSING', 'pick_device', 'expand_images', 'TensorPreprocessor', 'default_dtype',
-           'default_preprocessing', 'Captioner', 'default_workers', 'ordered_map', 'prefetch', 'draw_caption',
-           'save_captioned', 'Shard', 'add_image_args', 'run_image', 'ImageCaptionDemo', 'ImageError', 'load_image',
-           'DECODING_KEYS']
-
-# %% ../nbs/05_image.ipynb #b3bbbd94
-def pick_device(device=None) -> torch.device:
-    "The device to run on: `device` if given (checked), else CUDA, then Apple's MPS, then the CPU."
-    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if device is None or str(device).lower() == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps else "cpu")
-    try: d = torch.device(device.lower() if isinstance(device, str) else device)
-    except (RuntimeError, TypeError, ValueError): raise ClipcapError(f"unknown device {device!r} (use cpu, cuda, cuda:N or mps)") from None
-    if d.type not in ("cpu", "cuda", "mps"): raise ClipcapError(f"device {device!r} is not supported (use cpu, cuda, cuda:N or mps)")
-    if d.type == "cuda" and not torch.cuda.is_available(): raise ClipcapError(f"device {device!r} asked for, but CUDA is not available here")
-    if d.type == "cuda" and d.index is not None and d.index >= torch.cuda.device_count():
-        raise ClipcapError(f"device {device!r} asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)")
-    if d.type == "mps" and not mps: raise ClipcapError(f"device {device!r} asked for, but Apple's MPS is not available here")
-    return d
+__all__ = ['IMAGE_SUFFIXES', 'PREPROCESSING', 'expand_images', 'TensorPreprocessor', 'default_dtype', 'default_preprocessing',
+           'Captioner', 'default_workers', 'ordered_map', 'prefetch', 'draw_caption', 'save_captioned', 'Shard',
+           'add_image_args', 'run_image', 'ImageCaptionDemo', 'ImageError', 'load_image', 'DECODING_KEYS',
+           'pick_device']
 
 # %% ../nbs/05_image.ipynb #19dc3480
-_all_ = ["ImageError", "load_image", "DECODING_KEYS"]          # the data chapter's loader and the decoding keywords, exported here too
+_all_ = ["ImageError", "load_image", "DECODING_KEYS", "pick_device"]   # from earlier chapters, exported here too
 
 # %% ../nbs/05_image.ipynb #31ac5aac
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".bmp", ".dib", ".tif", ".tiff", ".webp",
@@ -166,9 +151,9 @@ class Captioner:
         self.device = pick_device(device)
         if dtype is None: dtype = default_dtype(self.device, net)
         self.dtype = dtype or torch.float32
-        self.net = net.to(self.device).eval()
-        if self.dtype != torch.float32:                        # the mapping stays float32; its prefix is cast
-            net.image_encoder.to(self.dtype); net.text_decoder.to(self.dtype)
+        self.net = net.to(self.device).eval()                  # cast in place, as `.to` does: CLIP and GPT-2 to `dtype`,
+        net.mapping.float()                                    # the mapping to float32 (its prefix is cast)
+        net.image_encoder.to(self.dtype); net.text_decoder.to(self.dtype)
         self.preprocessing = default_preprocessing(self.device, net) if preprocessing == "auto" else preprocessing
         self.preprocessor = TensorPreprocessor(net.image_encoder.processor) if self.preprocessing == "tensor" else None
 
@@ -413,9 +398,11 @@ class Shard:
         return list(items)[self.rank::self.world]
 
     def device(self, device=None):
-        "The device to use: with several processes on a CUDA machine, each takes the GPU of its local rank."
+        "The device to use: with several processes on a CUDA machine, each takes the GPU of its local rank (made current)."
         if self.world > 1 and torch.cuda.is_available() and (device is None or str(device).lower() in ("auto", "cuda")):
-            return f"cuda:{self.local_rank % torch.cuda.device_count()}"
+            gpu = self.local_rank % torch.cuda.device_count()
+            torch.cuda.set_device(gpu)                         # what runs on "the current GPU" runs on this one too
+            return f"cuda:{gpu}"
         return device
 
     def __enter__(self):
@@ -439,6 +426,23 @@ class Shard:
         elif self._made: dist.destroy_process_group(self._group)
         self._group, self._owned, self._made = None, False, False
 
+    def _together(self, collective, *args, **kwargs):
+        "Run a `torch.distributed` collective in the group; a process that stopped (and told why) stops this one in one line."
+        try: return collective(*args, group=self._group, **kwargs)
+        except RuntimeError: raise ClipcapError("another process of this run stopped (its error is above), so this one stops too") from None
+
+    def common(self, fn):
+        "`fn()`, run by the main process alone; every process gets its value, or raises its `ClipcapError`."
+        try: value, error = fn() if self.main else None, None
+        except ClipcapError as e: value, error = None, str(e)
+        if self.world > 1:
+            import torch.distributed as dist
+            box = [(value, error)]
+            self._together(dist.broadcast_object_list, box, src=0)
+            value, error = box[0]
+        if error is not None: raise ClipcapError(error)
+        return value
+
     def merge(self, results: Iterator, n: int, chunk: int = 32) -> Iterator[tuple[int, object]]:
         "On the main process, `(index, result)` for all `n` items in order, from each process's `results` for its `take`; nothing elsewhere."
         if self.world == 1: yield from enumerate(itertools.islice(results, n)); return
@@ -447,7 +451,7 @@ class Shard:
         for k in range(rounds):
             mine = list(itertools.islice(results, chunk))       # this process's items k*chunk ... of its share
             every = [None] * self.world if self.main else None
-            dist.gather_object(mine, every, dst=0, group=self._group)
+            self._together(dist.gather_object, mine, every, dst=0)
             if not self.main: continue
             for j in range(chunk):                             # item j of process r is item (k*chunk + j)*world + r
                 for r, part in enumerate(every):
@@ -521,9 +525,12 @@ def run_image(args) -> int:
         try: res_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e: raise ClipcapError(f"cannot create the result folder {res_dir}: {e.strerror}") from None
     with Shard.from_env() as shard:                            # one process, or this one's share under torchrun
+        if args.checkpoint is None:                            # the released checkpoint: the main process downloads it
+            from clipcap.checkpoints import released_checkpoint
+            args.checkpoint = shard.common(lambda: released_checkpoint(args.size or "S"))
         captioner = Captioner.from_pretrained(args.checkpoint, args.size, device=shard.device(args.device),
                                                preprocessing=args.preprocessing, **_config_overrides(args))
-        items = expand_images(sources)
+        items = shard.common(lambda: expand_images(sources))   # one list for all: the main process's, read once
         names = _result_names(items, args.size or captioner.net.config.size) if res_dir is not None else None
         mine = shard.take(range(len(items)))
         def captioned():                                       # this process's share: ("caption" or "error", text) each
@@ -543,7 +550,7 @@ def run_image(args) -> int:
                     failed += 1
                     tell(f"clipcap: error: {name}: {text}")
                     line = json.dumps({"path": name, "error": text}, ensure_ascii=False) if args.json else None
-                else: line = json.dumps({"path": name, "caption": text}, ensure_ascii=False) if args.json else f"{name}: {text}"
+                else: line = json.dumps({"path": name, "caption": text}, ensure_ascii=False) if args.json else f"{name}: {' '.join(text.split())}"
                 if line is not None: tell(line, file=sys.stdout)
                 bar.update()
         finally: bar.close()

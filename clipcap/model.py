@@ -19,8 +19,8 @@ from .decoding import check_decoding, family, make_feed, decode, caption_text, i
 __all__ = ['TINY_CAPTIONS', 'mappings', 'ROWS', 'EXACT_BATCH', 'WEIGHTS_NAME', 'CONFIG_NAME', 'CONFIG_KEY', 'quiet_transformers',
            'train_tokenizer', 'redraw_', 'tiny_backbones', 'demo_images', 'ImageEncoder', 'Mapping', 'MLPMapping',
            'LinearMapping', 'ClipCapAttention', 'ClipCapLayer', 'ClipCapTransformerMapping', 'TextDecoder', 'Net',
-           'FrozenLinear', 'plain_inference', 'FastVision', 'FastMapping', 'FastMLPMapping', 'FastClipCapMapping',
-           'KVCache', 'FastGPT2', 'whole_passes', 'read_checkpoint', 'checkpoint_config']
+           'pick_device', 'FrozenLinear', 'plain_inference', 'FastVision', 'FastMapping', 'FastMLPMapping',
+           'FastClipCapMapping', 'KVCache', 'FastGPT2', 'whole_passes', 'read_checkpoint', 'checkpoint_config']
 
 # %% ../nbs/01_model.ipynb #90c01c0d
 from contextlib import contextmanager
@@ -351,6 +351,21 @@ def _forward(self: Net, embeds: torch.Tensor, tokens: torch.Tensor, mask: torch.
 
 _add_methods(Net, forward=_forward)
 
+# %% ../nbs/01_model.ipynb #b3bbbd94
+def pick_device(device=None) -> torch.device:
+    "The device to run on: `device` if given (checked), else CUDA, then Apple's MPS, then the CPU."
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if device is None or str(device).lower() == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if mps else "cpu")
+    try: d = torch.device(device.lower() if isinstance(device, str) else device)
+    except (RuntimeError, TypeError, ValueError): raise ClipcapError(f"unknown device {device!r} (use cpu, cuda, cuda:N or mps)") from None
+    if d.type not in ("cpu", "cuda", "mps"): raise ClipcapError(f"device {device!r} is not supported (use cpu, cuda, cuda:N or mps)")
+    if d.type == "cuda" and not torch.cuda.is_available(): raise ClipcapError(f"device {device!r} asked for, but CUDA is not available here")
+    if d.type == "cuda" and d.index is not None and d.index >= torch.cuda.device_count():
+        raise ClipcapError(f"device {device!r} asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if d.type == "mps" and not mps: raise ClipcapError(f"device {device!r} asked for, but Apple's MPS is not available here")
+    return d
+
 # %% ../nbs/01_model.ipynb #eac983be
 @functools.cache
 def _onednn() -> bool:
@@ -613,7 +628,13 @@ class FastGPT2:
         self.head = FrozenLinear(gpt.lm_head.weight, gpt.lm_head.bias, dtype=dtype)
         self._slots, self._lock = [], threading.Lock()
 
-    slots, pool_bytes = 8, 2 ** 30  # free key/value buffers kept on CUDA (with their graphs): at most 8, and 1 GiB
+    slots, pool_bytes = 8, None  # free key/value buffers kept on CUDA (with their graphs): at most 8, and `budget` bytes
+
+    def budget(self, device: torch.device) -> int:
+        "Bytes of free buffers the pool keeps on `device`: `pool_bytes` if set, else 1/16 of the GPU's memory (at least 1 GiB)."
+        if self.pool_bytes is not None: return self.pool_bytes
+        total = torch.cuda.get_device_properties(device).total_memory if device.type == "cuda" else 0
+        return max(2 ** 30, total // 16)                    # room for a large model's beam cache beside its prefix pass
 
     def cache(self, batch: int, length: int, device, pooled: bool | None = None) -> KVCache:
         "An empty key/value cache for `batch` sequences of `length` positions, zeroed (attention reads all of it)."
@@ -630,7 +651,7 @@ class FastGPT2:
             else: self._slots.remove(slot)
             self._slots.append(slot)                                                       # the most recently used last
             spare = [s for s in self._slots[:-1] if s.free()]
-            while spare and (len(self._slots) > self.slots or sum(s.kv.nbytes for s in spare) > self.pool_bytes):
+            while spare and (len(self._slots) > self.slots or sum(s.kv.nbytes for s in spare) > self.budget(device)):
                 self._slots.remove(spare.pop(0))                                           # the least recently used go
             cache = KVCache(kv=slot.kv.zero_(), pos=0, slot=slot)
             slot.holder = weakref.ref(cache)
@@ -689,7 +710,8 @@ class _GraphedStep:
             try:
                 with torch.cuda.graph(recording, stream=side, capture_error_mode="thread_local"):
                     out = fast.forward(self.x, self.kv, self.position)                      # recorded, not run
-            except RuntimeError as e:                                                       # cannot record here: stay eager
+            except Exception as e:                                                          # cannot record here: stay eager
+                torch.cuda.set_stream(here); here.wait_stream(side)                         # a failed capture_end skips torch's own
                 warnings.warn(f"CUDA graphs are off for this model: recording failed ({str(e).splitlines()[0]})")
                 fast.graphs = False
                 return first
@@ -705,9 +727,9 @@ def _graphed(fast: FastGPT2, slot: _Slot) -> _GraphedStep:
 # %% ../nbs/01_model.ipynb #bbd8c9e4
 EXACT_BATCH = {"cuda": 64}  # images per pass on devices whose kernels change with the shapes: each pass gets exactly this many
 
-def _in_exact_passes(net: Net, x: torch.Tensor, fn) -> list:
-    "`fn(x)` as a list, computed in passes of exactly `EXACT_BATCH[device]` rows where the device needs it (the last one padded)."
-    n = EXACT_BATCH.get(net.device.type)
+def _in_exact_passes(device: torch.device, x: torch.Tensor, fn) -> list:
+    "`fn(x)` as a list, computed in passes of exactly `EXACT_BATCH[device.type]` rows where the device needs it (the last one padded)."
+    n = EXACT_BATCH.get(device.type)
     if n is None or len(x) == 0: return list(fn(x))
     out = []
     for i in range(0, len(x), n):
@@ -726,7 +748,7 @@ def _encode_pixels(self: Net, pixels: torch.Tensor) -> torch.Tensor:
     "CLIP embeddings `(B, D)`, float32, of CLIP's input `(B, 3, H, W)`, in exact passes."
     pixels = pixels.to(self.device, self.image_encoder.model.dtype)
     if not len(pixels): return torch.zeros(0, self.image_encoder.dim, device=self.device)
-    return torch.stack(_in_exact_passes(self, pixels, self.image_encoder)).float()
+    return torch.stack(_in_exact_passes(self.device, pixels, self.image_encoder)).float()
 
 def _encode_images(self: Net, images: Sequence[Image.Image]) -> torch.Tensor:
     "CLIP embeddings `(B, D)`, float32, of a batch of PIL images, in exact passes."
@@ -750,7 +772,7 @@ def _generate(self: Net, embeds: torch.Tensor, max_len: int | None = None, min_l
     def captions(e: torch.Tensor) -> list[list[int]]:
         feed = make_feed(fam, gpt, self.prefix(e).to(gpt.dtype), max_len, tok.bos_token_id, engine)
         return decode(feed, fam, stop, max_len, keys=image_keys(e) if do_sample else None, **kw)
-    return _in_exact_passes(self, embeds, captions)
+    return _in_exact_passes(self.device, embeds, captions)
 
 def _check_decoding(self: Net, max_len: int | None = None, **decoding):
     "Raise a one-line `ClipcapError` for decoding keywords that cannot work, this model's room for tokens included."

@@ -5,6 +5,10 @@ Run it from the repository root on a machine with a GPU (CI never runs it; it ne
 
     python scripts/gpu_check.py                       # CUDA: smoke tests, then the full bench (under 8 minutes on an H200)
     python scripts/gpu_check.py --device cpu --quick  # the same code on a CPU, to check the script itself
+    python scripts/gpu_check.py --wheels              # here, before a lease: the packages the GPU machine lacks, into .whl/
+
+With the `device` tool: run `--wheels` here first (PyAV, PySceneDetect and srt for Python 3.12, about 35 MB in .whl/,
+which git ignores), then `run(command="python3 scripts/gpu_check.py", carry=[".whl"], timeout_s=540)`.
 
 On CUDA it installs clipcap from this checkout without touching the installed PyTorch (`pip install --no-deps -e .`), and
 reports which of clipcap's dependencies are missing (on a machine without network, carry them as wheels in `.whl/`:
@@ -15,15 +19,31 @@ sampled captions, and greedy through transformers' own modules; batch invariance
 (to see whether the GPU's kernels need them), and for ConfigS-shaped backbones; the same tokens with and without
 CUDA graphs; the tensor preprocessing on the device against CLIP's processor; two processes under torchrun; a
 few training steps. Then the bench, with a time limit. Results go to `$OUT` (or `--out`): `gpu_check.json`,
-`bench.json` and the logs; the exit status is 1 if any smoke test failed.
+`bench.json` and the logs; the exit status is 1 if any smoke test failed. Near the end of its time the bench is
+interrupted (SIGINT), and `bench.json` keeps the parts it measured before.
 """
 from __future__ import annotations
-import argparse, importlib.util, json, os, platform, subprocess, sys, tempfile, time, traceback
+import argparse, importlib.util, json, os, platform, signal, subprocess, sys, tempfile, time, traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPENDENCIES = ["torch", "transformers", "tokenizers", "safetensors", "huggingface_hub", "PIL", "numpy", "pandas", "tqdm",
-                "accelerate", "matplotlib", "av", "scenedetect", "pycocoevalcap", "srt"]
+                "filelock", "accelerate", "matplotlib", "av", "scenedetect", "pycocoevalcap", "srt"]
+WHEELS = ["av", "scenedetect-headless", "srt"]    # what the GPU machine's Python 3.12 lacks and the check uses (srt: built here)
+os.environ.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")    # no network there: never wait for the hub
+
+def wheels(python: str = "3.12") -> int:
+    "Download (or build) the wheels of `WHEELS` for the GPU machine's Python into .whl/ (run here, where pip reaches PyPI)."
+    target = ROOT/".whl"; target.mkdir(exist_ok=True)
+    platforms = [f"--platform={p}" for p in ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")]
+    for name in WHEELS:
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:", f"--python-version={python}",
+               "--implementation=cp", *platforms, "-d", str(target), name]
+        if subprocess.run(cmd, capture_output=True).returncode:        # no wheel on PyPI (srt): build a pure-Python one here
+            subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(target), name], check=True)
+    found = sorted(f.name for f in target.glob("*.whl"))
+    log(f"{len(found)} wheels in {target}:", ", ".join(found))
+    return 0 if len(found) >= len(WHEELS) else 1
 
 def log(*args):
     print(f"[{time.strftime('%H:%M:%S')}]", *args, flush=True)
@@ -126,9 +146,9 @@ def smoke(device: str, quick: bool, work: Path, checks: Checks):
     if device.startswith("cuda"): checks("without exact passes (informational: images whose ids change)", kernels_alone)
     def s_shape():
         sb = tiny_backbones(work/"S", shape="S")
-        net = Net(ConfigS(clip_model=sb["clip"], text_model=sb["gpt2"], max_len=8)); redraw_(net.mapping, seed=0)
         out = {}
-        for dtype in dtypes:
+        for dtype in dtypes:                                              # a fresh net each: a Captioner casts its net
+            net = Net(ConfigS(clip_model=sb["clip"], text_model=sb["gpt2"], max_len=8)); redraw_(net.mapping, seed=0)
             differ = invariance(net, dtype, n=33)
             assert not any(differ.values()), f"{str(dtype)[6:]}: some images' ids depend on the batch: {differ}"
             out[str(dtype)[6:]] = "invariant"
@@ -164,7 +184,7 @@ def smoke(device: str, quick: bool, work: Path, checks: Checks):
             a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
             ref = p(images=[Image.fromarray(a)], return_tensors="pt")["pixel_values"]
             worst = max(worst, (TensorPreprocessor(p)([torch.from_numpy(a).to(device)], device).cpu() - ref).abs().max().item() / level)
-        assert worst <= 2.01, f"{worst:.2f} grey levels from CLIP's processor"
+        assert worst <= 3.01, f"{worst:.2f} grey levels from CLIP's processor"   # 2 on the CPU; a GPU may round one more
         return dict(max_levels=round(worst, 2))
     checks("tensor preprocessing on the device vs CLIP's processor", preprocessing)
     def training():
@@ -192,12 +212,16 @@ def bench(device: str, quick: bool, out: Path, seconds: float, extra: list[str],
     log("running", " ".join(cmd[2:]), f"(at most {seconds:.0f} s)")
     def run():
         with open(out/"bench.log", "w") as f:
-            try: p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=f, timeout=seconds)
-            except subprocess.TimeoutExpired: raise TimeoutError(f"the bench did not finish in {seconds:.0f} s (see bench.log)") from None
+            p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=f)
+            try: p.wait(timeout=seconds - 30)
+            except subprocess.TimeoutExpired:                              # interrupted: it writes the parts it measured
+                p.send_signal(signal.SIGINT)
+                try: p.wait(timeout=25)
+                except subprocess.TimeoutExpired: p.kill(); p.wait()
         tail = (out/"bench.log").read_text().splitlines()
-        if p.returncode: raise RuntimeError(f"exit status {p.returncode}: {tail[-1] if tail else ''}")
         summary = [l for l in tail if not l.startswith("clipcap bench:")]
         print("\n".join(summary), flush=True)
+        if p.returncode: raise RuntimeError(f"exit status {p.returncode}: {tail[-1] if tail else ''} (see bench.log, bench.json)")
         return dict(summary=summary)
     checks(f"clipcap bench --device {device}", run)
 
@@ -213,7 +237,9 @@ def main(argv=None) -> int:
                         "editable install may point elsewhere: clipcap is then imported from this checkout)")
     p.add_argument("--skip-bench", action="store_true", help="smoke tests only")
     p.add_argument("--bench-args", default="", help="more flags for clipcap bench, e.g. '--shape tiny --skip video'")
+    p.add_argument("--wheels", action="store_true", help="only download the wheels the GPU machine lacks into .whl/ (run it here)")
     args = p.parse_args(argv)
+    if args.wheels: return wheels()
     start, out = time.monotonic(), Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report = dict(started=time.strftime("%Y-%m-%dT%H:%M:%S%z"), device=args.device, quick=args.quick, python=platform.python_version())
