@@ -18,9 +18,9 @@ from .model import Net, CONFIG_NAME, WEIGHTS_NAME
 from .data import CaptionDataset, CaptionSplit
 
 # %% auto #0
-__all__ = ['STATE_DIR', 'STATE_NAME', 'learning_rate', 'epoch_batches', 'micro_batches', 'Tokens', 'save_state', 'read_state',
-           'restore_state', 'TrainOptions', 'step_seed', 'StopRequest', 'validation_loss', 'sample_captions',
-           'plot_losses', 'train', 'add_train_args', 'run_train']
+__all__ = ['STATE_DIR', 'STATE_NAME', 'learning_rate', 'epoch_batches', 'micro_batches', 'Tokens', 'step_share', 'save_state',
+           'read_state', 'restore_state', 'TrainOptions', 'step_seed', 'StopRequest', 'validation_loss',
+           'sample_captions', 'plot_losses', 'train', 'add_train_args', 'run_train']
 
 # %% ../nbs/03_train.ipynb #bf07498a
 def learning_rate(step: int, total_steps: int, peak: float, warmup: float) -> float:
@@ -60,6 +60,11 @@ class Tokens:
         tokens = self.tokens[indices, :T].long()                           # (B, T)
         mask = (torch.arange(T)[None] < lengths[:, None]).long()           # (B, T)
         return embeds, tokens, mask
+
+# %% ../nbs/03_train.ipynb #4dfdbef5
+def step_share(loss: torch.Tensor, tokens: int, step_tokens: int, processes: int = 1) -> torch.Tensor:
+    "A part's share of its step's loss: its token-mean `loss` over `tokens` targets, weighed by their part of the step's `step_tokens`, times `processes`."
+    return loss * (tokens * processes / step_tokens)          # one factor, 1.0 exactly for a whole batch in one process
 
 # %% ../nbs/03_train.ipynb #92d738c9
 STATE_DIR, STATE_NAME = "training", "state.safetensors"
@@ -155,19 +160,20 @@ class StopRequest:
 # %% ../nbs/03_train.ipynb #318ec549
 @torch.no_grad()
 def validation_loss(net: Net, tokens: Tokens, batch_size: int, accelerator=None) -> float | None:
-    "The mean loss over the captions of `tokens` (the validation split); `None` when there are none."
+    "The mean loss per target token over the captions of `tokens` (the validation split); `None` when there are none."
     W, rank = (accelerator.num_processes, accelerator.process_index) if accelerator else (1, 0)
     device = accelerator.device if accelerator else net.device
     mine = np.array_split(np.arange(len(tokens)), W)[rank]
     was_training = net.training
     net.eval()
-    total = torch.zeros(2, dtype=torch.float64, device=device)             # (sum of losses x captions, captions)
+    total = torch.zeros(2, dtype=torch.float64, device=device)             # (sum of token losses, target tokens)
     autocast = accelerator.autocast if accelerator else contextlib.nullcontext
     for start in range(0, len(mine), batch_size):
         chunk = mine[start:start + batch_size]
         embeds, t, m = (x.to(device) for x in tokens.batch(chunk))
         with autocast(): loss = net(embeds, t, m)
-        total += torch.stack([loss.double() * len(chunk), torch.tensor(float(len(chunk)), dtype=torch.float64, device=device)])
+        n = float(tokens.lengths[chunk].sum())                              # the chunk's target tokens
+        total += torch.stack([loss.double() * n, torch.tensor(n, dtype=torch.float64, device=device)])
     if accelerator: total = accelerator.reduce(total, "sum")
     net.train(was_training)
     return (total[0] / total[1]).item() if total[1] > 0 else None
@@ -220,6 +226,17 @@ def _begin(out: Path, data: CaptionDataset, config: Config | None, options, resu
         raise ClipcapError(f"{out} already holds a checkpoint; choose another --out")
     return config or load_config(), options or TrainOptions(), None
 
+# %% ../nbs/03_train.ipynb #821e1a1e
+def _holds_model(out: Path, net: Net) -> bool:
+    "Whether the folder `out` holds `net` as its checkpoint: `config.json`, and weights whose trainable tensors are `net`'s."
+    if not ((out/CONFIG_NAME).is_file() and (out/WEIGHTS_NAME).is_file()): return False
+    params = dict(net.named_parameters())
+    try:
+        with safe_open(str(out/WEIGHTS_NAME), "pt") as f:
+            stored = set(f.keys())
+            return all(n in stored and torch.equal(f.get_tensor(n), params[n].detach().cpu()) for n in net.trainable_names())
+    except Exception: return False                                     # unreadable: it is not this model, which is written again
+
 # %% ../nbs/03_train.ipynb #f6e41474
 def train(data, out, config: Config | None = None, options: TrainOptions | None = None, resume: bool = False,
           cpu: bool = False, samples: int = 4, save_every: int = 0, wandb: bool = False, progress: bool = True,
@@ -255,11 +272,14 @@ def train(data, out, config: Config | None = None, options: TrainOptions | None 
         trainable = [p for p in net.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW([dict(params=[p for p in trainable if p.dim() >= 2], weight_decay=options.weight_decay),
                                        dict(params=[p for p in trainable if p.dim() < 2], weight_decay=0.0)], lr=config.lr)
-        run = dict(epoch=0, step=0, best=None, history=[], losses=[], epoch_loss=[0.0, 0], window=[0.0, 0], wandb_id=None)
+        run = dict(epoch=0, step=0, best=None, best_step=None, history=[], losses=[], epoch_loss=[0.0, 0], window=[0.0, 0], wandb_id=None)
         if saved:
             restore_state(*saved, net, optimizer, accelerator.scaler)
-            run.update({k: saved[0][k] for k in run})
+            run.update({k: saved[0][k] for k in run if k in saved[0]})   # (states saved before best_step have none)
         optimizer = accelerator.prepare(optimizer)
+        if main and run["best_step"] is not None and run["best_step"] == run["step"] and not _holds_model(out, net):
+            say(f"{out}: the run stopped before its best model was saved; saving it from the training state")
+            net.save_pretrained(out)                                   # the state's weights are that model
         tracker = _wandb_start(out, run, config, options) if wandb and main else None
 
         def checkpoint():                                              # everything needed to continue, atomically
@@ -285,21 +305,23 @@ def train(data, out, config: Config | None = None, options: TrainOptions | None 
                     lr = learning_rate(run["step"], total_steps, config.lr, config.k)
                     for group in optimizer.param_groups: group["lr"] = lr
                     torch.manual_seed(step_seed(config.seed, run["step"], rank))   # dropout
+                    step_tokens = int(train_tokens.lengths[batch].sum())     # the target tokens of the whole step, all processes
                     micro = micro_batches(batch, W, rank, options.accum)
                     loss = torch.zeros((), device=device)
                     for i, indices in enumerate(micro):
                         embeds, tokens, mask = (x.to(device) for x in train_tokens.batch(indices))
                         with accelerator.no_sync(model) if i < len(micro) - 1 else contextlib.nullcontext():
-                            with accelerator.autocast(): micro_loss = model(embeds, tokens, mask) / len(micro)
+                            with accelerator.autocast(): micro_loss = model(embeds, tokens, mask)   # the mean over its tokens
+                            micro_loss = step_share(micro_loss, int(train_tokens.lengths[indices].sum()), step_tokens, W)
                             accelerator.backward(micro_loss)
                         loss += micro_loss.detach()
                     if options.clip_norm: accelerator.clip_grad_norm_(trainable, options.clip_norm)
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
                     run["step"] += 1; steps_done += 1
-                    if callback is not None: callback(dict(run, loss=loss.item(), lr=lr, epoch=epoch))   # this process's loss
+                    if callback is not None: callback(dict(run, loss=loss.item(), lr=lr, epoch=epoch))   # this process's share x W
                     flag = torch.tensor(0.0 if stop.signal is None else 1.0, device=device)
-                    synced = accelerator.gather(torch.stack([loss.float(), flag])[None])   # (W, 2): every process's loss and stop flag
+                    synced = accelerator.gather(torch.stack([loss.float(), flag])[None])   # (W, 2): every process's share x W, stop flag
                     loss, stopping = synced[:, 0].mean().item(), bool(synced[:, 1].max() > 0)
                     run["epoch_loss"] = [run["epoch_loss"][0] + loss, run["epoch_loss"][1] + 1]
                     run["window"] = [run["window"][0] + loss, run["window"][1] + 1]
@@ -324,15 +346,14 @@ def train(data, out, config: Config | None = None, options: TrainOptions | None 
                 train_loss = run["epoch_loss"][0] / max(1, run["epoch_loss"][1])
                 score = val_loss if val_loss is not None else train_loss   # without a validation split: the training loss
                 best = run["best"] is None or score < run["best"]
-                if best:
-                    run["best"] = score
-                    if main: net.save_pretrained(out)
                 shown = sample_captions(net, val_split, samples) if main else []
                 run["history"].append(dict(epoch=epoch + 1, step=run["step"], train_loss=train_loss, val_loss=val_loss, lr=lr,
                                            seconds=round(time.time() - epoch_start, 3), train_seconds=round(train_seconds, 3),
                                            samples=shown))
                 run.update(epoch=epoch + 1, epoch_loss=[0.0, 0])
-                checkpoint()
+                if best: run.update(best=score, best_step=run["step"])
+                checkpoint()                                           # first the state: it can make the best model again ...
+                if best and main: net.save_pretrained(out)             # ... while a model without its state could not continue
                 if main: plot_losses(run, out/STATE_DIR/"loss.png")
                 say(f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.4f}, "
                     + (f"val loss {val_loss:.4f}" if val_loss is not None else "no validation split")
@@ -345,7 +366,7 @@ def train(data, out, config: Config | None = None, options: TrainOptions | None 
         return dict(out=str(out), epochs=run["epoch"], step=run["step"], total_steps=total_steps, best_loss=run["best"],
                     interrupted=interrupted, steps=steps_done, seconds=round(seconds, 3),
                     steps_per_second=round(steps_done / train_time, 3) if steps_done else None,
-                    batch_size=batch_size, processes=W)
+                    batch_size=batch_size, processes=W, main=main)
 
 # %% ../nbs/03_train.ipynb #bf4854be
 def _wandb_start(out: Path, run: dict, config: Config, options: TrainOptions):
@@ -393,7 +414,8 @@ def run_train(args) -> int:
     summary = train(args.data, args.out, config, options, resume=args.resume, cpu=args.cpu, samples=args.samples,
                     save_every=args.save_every, wandb=args.wandb, progress=not args.quiet, verbose=not args.quiet)
     if summary["interrupted"]: return 130
-    if not args.quiet and summary["steps"]:
-        print(f"{args.out}: {summary['epochs']} epochs, best {'validation' if len(CaptionDataset(args.data).split('val')) else 'training'} "
-              f"loss {summary['best_loss']:.4f}; {summary['steps_per_second']:.1f} steps/s; caption with: clipcap image -C {args.out} IMAGE")
+    if summary["main"] and not args.quiet and summary["steps"]:                # once per launch, not once per process
+        tell(f"{args.out}: {summary['epochs']} epochs, best {'validation' if len(CaptionDataset(args.data).split('val')) else 'training'} "
+             f"loss {summary['best_loss']:.4f}; {summary['steps_per_second']:.1f} steps/s; caption with: clipcap image -C {args.out} IMAGE",
+             file=sys.stdout)
     return 0
