@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import av, numpy as np
+from av.stream import Disposition
 from PIL import Image
 
 from .config import ClipcapError, write_text_atomic, replacing, _flush_folder, tell, _add_methods
@@ -38,6 +39,10 @@ class VideoInfo:
 # earlier releases raise on a tag that is not UTF-8 (a title written by an old Windows tool) unless told to ignore it
 _OPEN_OPTIONS = {} if int(av.__version__.split(".")[0]) >= 19 else {"metadata_errors": "ignore"}
 
+def _is_picture(stream) -> bool:
+    "Whether `stream` is a picture attached to the file (an album's cover art, stored as a one-frame video stream)."
+    return bool(stream.disposition & Disposition.attached_pic)   # a Flag in av 15-18, an IntFlag in av 19: `&` in both
+
 def _open(path):
     "Open `path` with PyAV: `(container, video stream, VideoInfo)`, or a one-line `ClipcapError` that says why not."
     path = Path(path)
@@ -47,11 +52,13 @@ def _open(path):
     try: container = av.open("file:" + str(path.resolve()), **_OPEN_OPTIONS)
     except av.error.FFmpegError as e: raise ClipcapError(f"{path} is not a video clipcap can read ({e.strerror})") from None
     except OSError as e: raise ClipcapError(f"cannot open {path}: {e.strerror or e}") from None
-    if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams})
+    moving = [s for s in container.streams.video if not _is_picture(s)]
+    if not moving:
+        kinds = sorted({s.type for s in container.streams if not _is_picture(s)}) + (["cover art"] if container.streams.video else [])
         container.close()
-        raise ClipcapError(f"{path} has no video stream" + (f" (only {', '.join(kinds)})" if kinds else ""))
-    stream, tb = container.streams.video[0], container.streams.video[0].time_base
+        said = " and ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
+        raise ClipcapError(f"{path} has no video stream" + (f" (only {said})" if kinds else ""))
+    stream, tb = moving[0], moving[0].time_base
     stream_start = float(stream.start_time * tb) if stream.start_time is not None else None
     start = container.start_time / av.time_base if container.start_time is not None else stream_start or 0.0
     if stream.duration: duration = (stream_start or start) - start + float(stream.duration * tb)
@@ -75,6 +82,9 @@ class _Walk:
         self.path = path
         self.container, self.stream, self.info = _open(path)
         self.errors, self.frames, self.last, self.last_end, self.damage = 0, 0, None, 0.0, None
+        rate = self.stream.average_rate or self.stream.guessed_rate
+        self.step = 1 / Fraction(rate) if rate else 0                 # one frame at the stated rate, in seconds
+        self.next = Fraction(self.info.start)                          # where a frame with no timestamp is shown
 
     def __enter__(self): return self
     def __exit__(self, *exc): self.container.close()
@@ -98,12 +108,14 @@ class _Walk:
                 self.errors, self.damage = self.errors + 1, e.strerror
                 continue
             for frame in decoded:
-                if frame.pts is None: continue                 # no timestamp: we cannot know when it is shown
-                t = float(frame.pts * frame.time_base) - start
+                tb = frame.time_base or self.stream.time_base
+                length = frame.duration * tb if frame.duration else self.step          # seconds, exactly (a Fraction)
+                if frame.pts is not None: when = frame.pts * tb
+                elif length: when = self.next                  # no timestamp (a raw stream): when the frame before ends
+                else: continue                                 # no timestamp and no length: we cannot know when it is shown
+                t = float(when) - start
                 if self.last is not None and t <= self.last: continue
-                self.frames, self.last = self.frames + 1, t
-                length = float(frame.duration * frame.time_base) if frame.duration else (1 / self.info.fps if self.info.fps else 0.0)
-                self.last_end = t + length
+                self.frames, self.last, self.last_end, self.next = self.frames + 1, t, float(when + length) - start, when + length
                 yield t, frame
 
     @property
@@ -168,7 +180,7 @@ def _check_sampling(num_frames, every, scenes):
 def _times(walk: _Walk, num_frames, every) -> Iterator[float]:
     "The wanted times: `num_frames` over the duration, or a multiple of `every` (without end if the duration is unknown)."
     if num_frames is not None:
-        duration = walk.info.duration
+        duration = walk.info.duration or _measured_duration(walk.path)   # a raw stream states none: its packets tell
         if not duration: raise ClipcapError(f"{walk.path} does not state its duration; sample it with every or scenes")
         yield from (i * duration / num_frames for i in range(num_frames))
     else:
@@ -207,6 +219,23 @@ def sample_frames(path, num_frames: int | None = None, every: float | None = Non
             for t, frame in _sampled(walk, num_frames, every, scenes): yield t, _image(frame)
             if not walk.frames: raise _no_frames(walk)
     return frames()
+
+# %% ../nbs/06_video.ipynb #05d97c2d
+def _measured_duration(path) -> float | None:
+    "How long a video whose header states no duration lasts, from its video packets (read, not decoded); None if it has none."
+    container, stream, info = _open(path)
+    rate = stream.average_rate or stream.guessed_rate
+    start = Fraction(info.start)
+    after = end = start                                           # where the last packet ended; the latest end seen
+    with contextlib.closing(container):
+        try:
+            for packet in container.demux(stream):
+                if not packet.size: continue                       # the empty packet that ends a stream
+                length = packet.duration * packet.time_base if packet.duration else (1 / Fraction(rate) if rate else 0)
+                after = (packet.pts * packet.time_base if packet.pts is not None else after) + length
+                end = max(end, after)
+        except av.error.FFmpegError: pass                          # a damaged file: as far as it reads
+    return float(end - start) or None
 
 # %% ../nbs/06_video.ipynb #a479102d
 @dataclass
@@ -267,13 +296,16 @@ class _FrameFolder:
         self.target, self.tmp, self.count, self.made = Path(target), None, 0, []
 
     def save(self, seconds: float, image: Image.Image):
-        if self.tmp is None:                                   # created at the first frame, with any missing parents
-            parent = self.target.parent.absolute()
-            while not parent.exists(): self.made.append(parent); parent = parent.parent
-            self.target.parent.mkdir(parents=True, exist_ok=True)
-            self.tmp = self.target.with_name(f".{self.target.name}.{secrets.token_hex(4)}.tmp")
-            self.tmp.mkdir()                                   # the mode mkdir gives (0o777 less the umask), as the target's
-        with replacing(self.tmp/frame_name(self.count, seconds)) as tmp: image.save(tmp, "JPEG", quality=90)
+        try:
+            if self.tmp is None:                               # created at the first frame, with any missing parents
+                parent = self.target.parent.absolute()
+                while not parent.exists(): self.made.append(parent); parent = parent.parent
+                self.target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = self.target.with_name(f".{self.target.name}.{secrets.token_hex(4)}.tmp")
+                tmp.mkdir()                                    # the mode mkdir gives (0o777 less the umask), as the target's
+                self.tmp = tmp
+            with replacing(self.tmp/frame_name(self.count, seconds)) as tmp: image.save(tmp, "JPEG", quality=90)
+        except OSError as e: raise ClipcapError(f"cannot save the frames in {self.target}: {e.strerror or e}") from None
         self.count += 1
 
     def commit(self) -> Path:
@@ -453,6 +485,16 @@ def add_video_args(p):
     p.add_argument("--device", metavar="D", help="cpu, cuda, cuda:N or mps (default: the fastest available)")
     p.add_argument("--lang", default="en", metavar="LANG", help="the language code written into the JSON (default en)")
 
+# %% ../nbs/06_video.ipynb #11e6f11f
+def _check_out_dir(out):
+    "A one-line `ClipcapError` naming `out` (`-o`) if no folder can be made there: it, or a folder above it, is a file, or may not be written into."
+    if out is None: return                                      # no -o: beside each video
+    out, full = Path(out), Path(out).absolute()
+    there = next(p for p in (full, *full.parents) if p.exists() or p.is_symlink())   # the part that exists already
+    what = "it" if there == full else str(there)
+    if not there.is_dir(): raise ClipcapError(f"cannot use {out} as the output folder: {what} is a file, not a folder")
+    if not os.access(there, os.W_OK | os.X_OK): raise ClipcapError(f"cannot use {out} as the output folder: no permission to write into {what}")
+
 # %% ../nbs/06_video.ipynb #4027dc99
 def _one_video(video, captioner, args, decoding: dict) -> tuple[list[str], list[str]]:
     "Caption `video` as the flags say and write its files: the lines for stdout (the paths written) and for stderr."
@@ -493,8 +535,12 @@ def run_video(args) -> int:
         if len(videos) == 1: raise ClipcapError(bad[videos[0]])
         tell(*(f"clipcap: error: {bad[v]}" for v in videos))
         return 1
+    _check_out_dir(args.out)                                   # and a bad -o, before the model too
     with Shard.from_env() as shard:                            # one process, or this one's share under torchrun
         args.progress = shard.main and sys.stderr.isatty()
+        if args.checkpoint is None:                            # the released checkpoint: the main process downloads it
+            from clipcap.checkpoints import released_checkpoint
+            args.checkpoint = shard.common(lambda: released_checkpoint(args.size or "S"))
         captioner = Captioner.from_pretrained(args.checkpoint, args.size, device=shard.device(args.device), **_config_overrides(args))
         def captioned():                                        # this process's videos: (error or None, stdout lines, stderr lines)
             for i in shard.take(range(len(videos))):
