@@ -433,15 +433,21 @@ class Shard:
 
     def common(self, fn):
         "`fn()`, run by the main process alone; every process gets its value, or raises its `ClipcapError`."
+        if self.world == 1: return fn()
+        import torch.distributed as dist
         try: value, error = fn() if self.main else None, None
         except ClipcapError as e: value, error = None, str(e)
-        if self.world > 1:
-            import torch.distributed as dist
-            box = [(value, error)]
-            self._together(dist.broadcast_object_list, box, src=0)
-            value, error = box[0]
+        box = [(value, error)]
+        self._together(dist.broadcast_object_list, box, src=0)
+        value, error = box[0]
         if error is not None: raise ClipcapError(error)
         return value
+
+    def checkpoint(self, checkpoint, size: str | None = None):
+        "`checkpoint` (what `-C` gave), or else the released one of `size`, downloaded by the main process alone."
+        if checkpoint is not None: return checkpoint
+        from clipcap.checkpoints import released_checkpoint
+        return self.common(lambda: released_checkpoint(size or "S"))
 
     def merge(self, results: Iterator, n: int, chunk: int = 32) -> Iterator[tuple[int, object]]:
         "On the main process, `(index, result)` for all `n` items in order, from each process's `results` for its `take`; nothing elsewhere."
@@ -525,10 +531,7 @@ def run_image(args) -> int:
         try: res_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e: raise ClipcapError(f"cannot create the result folder {res_dir}: {e.strerror}") from None
     with Shard.from_env() as shard:                            # one process, or this one's share under torchrun
-        if args.checkpoint is None:                            # the released checkpoint: the main process downloads it
-            from clipcap.checkpoints import released_checkpoint
-            args.checkpoint = shard.common(lambda: released_checkpoint(args.size or "S"))
-        captioner = Captioner.from_pretrained(args.checkpoint, args.size, device=shard.device(args.device),
+        captioner = Captioner.from_pretrained(shard.checkpoint(args.checkpoint, args.size), args.size, device=shard.device(args.device),
                                                preprocessing=args.preprocessing, **_config_overrides(args))
         items = shard.common(lambda: expand_images(sources))   # one list for all: the main process's, read once
         names = _result_names(items, args.size or captioner.net.config.size) if res_dir is not None else None

@@ -650,8 +650,8 @@ class FastGPT2:
             if slot is None: slot = _Slot(torch.empty(shape, dtype=self.dtype, device=device))
             else: self._slots.remove(slot)
             self._slots.append(slot)                                                       # the most recently used last
-            spare = [s for s in self._slots[:-1] if s.free()]
-            while spare and (len(self._slots) > self.slots or sum(s.kv.nbytes for s in spare) > self.budget(device)):
+            spare, budget = [s for s in self._slots[:-1] if s.free()], self.budget(device)
+            while spare and (len(self._slots) > self.slots or sum(s.kv.nbytes for s in spare) > budget):
                 self._slots.remove(spare.pop(0))                                           # the least recently used go
             cache = KVCache(kv=slot.kv.zero_(), pos=0, slot=slot)
             slot.holder = weakref.ref(cache)

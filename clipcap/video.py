@@ -39,6 +39,11 @@ class VideoInfo:
 # earlier releases raise on a tag that is not UTF-8 (a title written by an old Windows tool) unless told to ignore it
 _OPEN_OPTIONS = {} if int(av.__version__.split(".")[0]) >= 19 else {"metadata_errors": "ignore"}
 
+def _frame_step(stream) -> Fraction:
+    "One frame at `stream`'s stated rate, in seconds, exactly (0 when it states none)."
+    rate = stream.average_rate or stream.guessed_rate
+    return 1 / Fraction(rate) if rate else Fraction(0)
+
 def _is_picture(stream) -> bool:
     "Whether `stream` is a picture attached to the file (an album's cover art, stored as a one-frame video stream)."
     return bool(stream.disposition & Disposition.attached_pic)   # a Flag in av 15-18, an IntFlag in av 19: `&` in both
@@ -82,8 +87,7 @@ class _Walk:
         self.path = path
         self.container, self.stream, self.info = _open(path)
         self.errors, self.frames, self.last, self.last_end, self.damage = 0, 0, None, 0.0, None
-        rate = self.stream.average_rate or self.stream.guessed_rate
-        self.step = 1 / Fraction(rate) if rate else 0                 # one frame at the stated rate, in seconds
+        self.step = _frame_step(self.stream)                          # a frame's length when it states none
         self.next = Fraction(self.info.start)                          # where a frame with no timestamp is shown
 
     def __enter__(self): return self
@@ -224,14 +228,13 @@ def sample_frames(path, num_frames: int | None = None, every: float | None = Non
 def _measured_duration(path) -> float | None:
     "How long a video whose header states no duration lasts, from its video packets (read, not decoded); None if it has none."
     container, stream, info = _open(path)
-    rate = stream.average_rate or stream.guessed_rate
-    start = Fraction(info.start)
+    step, start = _frame_step(stream), Fraction(info.start)
     after = end = start                                           # where the last packet ended; the latest end seen
     with contextlib.closing(container):
         try:
             for packet in container.demux(stream):
                 if not packet.size: continue                       # the empty packet that ends a stream
-                length = packet.duration * packet.time_base if packet.duration else (1 / Fraction(rate) if rate else 0)
+                length = packet.duration * packet.time_base if packet.duration else step
                 after = (packet.pts * packet.time_base if packet.pts is not None else after) + length
                 end = max(end, after)
         except av.error.FFmpegError: pass                          # a damaged file: as far as it reads
@@ -538,10 +541,7 @@ def run_video(args) -> int:
     _check_out_dir(args.out)                                   # and a bad -o, before the model too
     with Shard.from_env() as shard:                            # one process, or this one's share under torchrun
         args.progress = shard.main and sys.stderr.isatty()
-        if args.checkpoint is None:                            # the released checkpoint: the main process downloads it
-            from clipcap.checkpoints import released_checkpoint
-            args.checkpoint = shard.common(lambda: released_checkpoint(args.size or "S"))
-        captioner = Captioner.from_pretrained(args.checkpoint, args.size, device=shard.device(args.device), **_config_overrides(args))
+        captioner = Captioner.from_pretrained(shard.checkpoint(args.checkpoint, args.size), args.size, device=shard.device(args.device), **_config_overrides(args))
         def captioned():                                        # this process's videos: (error or None, stdout lines, stderr lines)
             for i in shard.take(range(len(videos))):
                 if videos[i] in bad: yield bad[videos[i]], [], []; continue
