@@ -11,7 +11,7 @@ from statistics import median
 
 import torch
 
-from .config import ClipcapError, ConfigS, keep_freed_memory, load_config, replacing, temporary_folder, write_text_atomic
+from .config import ClipcapError, ConfigS, config_file_fields, keep_freed_memory, replacing, temporary_folder, write_text_atomic
 from .model import Net, demo_images, plain_inference, tiny_backbones, TINY_CAPTIONS
 
 # %% auto #0
@@ -503,14 +503,8 @@ def _load() -> list | None:
     try: return [round(x, 2) for x in os.getloadavg()]
     except OSError: return None
 
-def _overrides(path) -> dict:
-    "The config fields a `--config` file sets (checked by `load_config`)."
-    if not path: return {}
-    fields = load_config("S", path).to_dict()
-    return {k: fields[k] for k in json.loads(Path(path).read_text()) if k in fields}
-
 def _net(args, folder) -> tuple[Net, str]:
-    overrides = _overrides(args.config)
+    overrides = config_file_fields(args.config)
     if args.checkpoint:
         from clipcap.checkpoints import load_net
         _say(f"loading {args.checkpoint}")

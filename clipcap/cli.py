@@ -53,10 +53,15 @@ def _parser(name: str | None = None) -> argparse.ArgumentParser:
 
 # %% ../nbs/07_cli.ipynb #ed55685b
 def _parse(argv: list[str]) -> argparse.Namespace:
-    "Parse `COMMAND ARGS...` (options and files in any order); `--help` and usage errors exit through `SystemExit`."
+    "Parse `COMMAND ARGS...` (options and files in any order; after `--`, only files); `--help` and usage errors exit through `SystemExit`."
     if not argv or argv[0] not in COMMANDS:
         _parser().parse_args(argv[:1] or ["--help"])              # prints help, or the error for an unknown command
-    return _parser(argv[0]).parse_intermixed_args(argv[1:])
+    p, words, files = _parser(argv[0]), argv[1:], []
+    if "--" in words: words, files = words[:words.index("--")], words[words.index("--") + 1:]
+    args = p.parse_intermixed_args(words)
+    if files and not isinstance(getattr(args, "paths", None), list): p.error(f"unrecognized arguments: {' '.join(files)}")
+    if files: args.paths = [*args.paths, *files]
+    return args
 
 # %% ../nbs/07_cli.ipynb #475bc151
 def main(argv: list[str] | None = None) -> int:

@@ -5,7 +5,7 @@
 # %% ../nbs/00_config.ipynb #b615092a
 from __future__ import annotations
 import atexit, contextlib, ctypes, difflib, functools, json, multiprocessing.util, os, platform, re, secrets
-import shutil, stat, sys, tempfile
+import shutil, stat, sys, tempfile, unicodedata
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
 
@@ -14,8 +14,8 @@ from tqdm import tqdm
 
 # %% auto #0
 __all__ = ['LOCK_NAME', 'ClipcapError', 'ConfigError', 'Config', 'ConfigS', 'ConfigL', 'config_for_size', 'is_temporary',
-           'replacing', 'write_bytes_atomic', 'write_text_atomic', 'FolderInUse', 'owning', 'load_config',
-           'keep_freed_memory', 'temporary_folder', 'tell']
+           'replacing', 'write_bytes_atomic', 'write_text_atomic', 'FolderInUse', 'owning', 'config_file_fields',
+           'load_config', 'keep_freed_memory', 'temporary_folder', 'tell', 'one_line', 'printable']
 
 # %% ../nbs/00_config.ipynb #76bd5151
 class ClipcapError(Exception):
@@ -123,7 +123,7 @@ class ConfigL(Config):
 # %% ../nbs/00_config.ipynb #86d186be
 def config_for_size(size: str | None = "S", **overrides) -> Config:
     "The preset for `size` (`'S'` or `'L'`, any case; `None` means `'S'`) with `overrides` applied."
-    key = (size or "S").strip().upper()
+    key = (size or "S").strip().upper() if isinstance(size, (str, type(None))) else None
     presets = {"S": ConfigS, "SMALL": ConfigS, "L": ConfigL, "LARGE": ConfigL}
     if key not in presets: raise ConfigError(f"size must be S or L, got {size!r}")
     return presets[key](**overrides)
@@ -281,7 +281,7 @@ def _from_json(cls, path_or_text) -> Config:
     if not text.lstrip().startswith("{"):
         path = Path(path_or_text)
         if not path.is_file(): raise ConfigError(f"config file not found: {path}")
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     try: d = json.loads(text)
     except json.JSONDecodeError as e: raise ConfigError(f"config is not valid JSON: {e}") from None
     return cls.from_dict(d)
@@ -289,16 +289,26 @@ def _from_json(cls, path_or_text) -> Config:
 _add_methods(Config, to_dict=_to_dict, to_json=_to_json, update=_update, from_dict=_from_dict, from_json=_from_json)
 
 # %% ../nbs/00_config.ipynb #78ce16fc
+def _read_config_file(path: Path) -> dict:
+    "The JSON object in the config file at `path`, or a one-line `ConfigError` naming the file."
+    if not path.is_file(): raise ConfigError(f"config file not found: {path}")
+    try: given = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ConfigError(f"config file {path} is not valid JSON: {e}") from None
+    if not isinstance(given, dict): raise ConfigError(f"config file {path} must hold a JSON object")
+    return given
+
+def config_file_fields(path) -> dict:
+    "The fields the JSON config file at `path` sets (none without a file), checked: a one-line `ConfigError` names the file."
+    if path is None: return {}
+    given = _read_config_file(Path(path))
+    try: config_for_size(given.get("size")).update(**given)            # unknown names, wrong types, impossible values
+    except ConfigError as e: raise ConfigError(f"config file {path}: {e}") from None
+    return given
+
 def load_config(size: str | None = None, path=None, **overrides) -> Config:
-    "The preset for `size`, updated by the JSON file at `path` (if any), then by `overrides`."
-    file_fields = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file(): raise ConfigError(f"config file not found: {path}")
-        try: file_fields = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ConfigError(f"config file {path} is not valid JSON: {e}") from None
-        if not isinstance(file_fields, dict): raise ConfigError(f"config file {path} must hold a JSON object")
-    return config_for_size(size or file_fields.get("size")).update(**{**file_fields, **overrides})
+    "The preset for `size`, updated by the JSON file at `path` (if any), then by `overrides` (checked together)."
+    given = _read_config_file(Path(path)) if path is not None else {}
+    return config_for_size(size or given.get("size")).update(**{**given, **overrides})
 
 # %% ../nbs/00_config.ipynb #df1644bb
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3                           # mallopt's parameters, from glibc's <malloc.h>
@@ -327,3 +337,15 @@ def tell(*lines: str, file=None):
     with tqdm.external_write_mode(file=file):
         file.write("".join(f"{line}\n" for line in lines))
         file.flush()
+
+# %% ../nbs/00_config.ipynb #23cf4a2a
+def one_line(text: str) -> str:
+    "`text` for one line of a terminal or a subtitle: no control characters, each run of white space one space."
+    text = "".join(ch for ch in str(text) if ch.isspace() or unicodedata.category(ch) != "Cc")
+    return " ".join(text.split())
+
+def printable(name, escape: bool = True) -> str:
+    "A file name (or any text) for a message: undecodable bytes as U+FFFD, control characters escaped (`\\n`) unless not `escape` (JSON escapes its own)."
+    text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in str(name))   # (Python keeps bytes it could not decode as lone surrogates)
+    if not escape: return text
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) == "Cc" else ch for ch in text)

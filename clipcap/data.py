@@ -12,7 +12,7 @@ import numpy as np, pandas as pd, torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from .config import Config, ClipcapError, load_config, write_text_atomic, replacing, owning, is_temporary, tell, LOCK_NAME
+from .config import Config, ClipcapError, load_config, write_text_atomic, replacing, owning, is_temporary, tell, printable, LOCK_NAME
 from .model import ImageEncoder, checkpoint_config, pick_device, _in_exact_passes, CONFIG_NAME, WEIGHTS_NAME
 
 # %% auto #0
@@ -318,10 +318,10 @@ class ImageError(ClipcapError):
     "An input that cannot be read as an image: the message is `<name>: <reason>`."
     def __init__(self, name, reason: str):
         self.name, self.reason = str(name), reason
-        super().__init__(f"{self.name}: {reason}")
+        super().__init__(f"{printable(self.name)}: {reason}")
 
 def _name(source) -> str:
-    "How an input is named in messages: its path, a file object's `name`, else its type."
+    "How an input is named (in messages, through `printable`): its path, a file object's `name`, else its type."
     if isinstance(source, (str, os.PathLike)): return str(source)
     if getattr(source, "name", None): return str(source.name)
     return f"<{type(source).__name__}>"
@@ -358,7 +358,7 @@ def load_image(source, name: str | None = None) -> Image.Image:
         if path.is_dir():
             images = any(f.suffix.lower() in Image.registered_extensions() for f in path.iterdir())
             raise ImageError(name, "a folder, not an image file" if images else "a folder with no image files in it")
-        if path.stat().st_size == 0: raise ImageError(name, "empty file (0 bytes)")
+        if path.is_file() and path.stat().st_size == 0: raise ImageError(name, "empty file (0 bytes)")   # (a pipe reports 0 too)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")                    # PIL's warnings (EXIF, sizes under the bomb limit) are not the user's
@@ -437,8 +437,9 @@ def _check_out(out: Path, key: str, overwrite: bool) -> str:
     if meta is None and all(p.name in (".progress", LOCK_NAME) or is_temporary(p) for p in out.iterdir()): return "new"
     if meta is None or "key" not in meta:
         raise ClipcapError(f"--out {out} is a folder that is not a clipcap dataset; choose a new or empty folder")
-    if meta["key"] == key: return "complete" if meta.get("complete") else "resume"
-    if overwrite: return "new"
+    if meta["key"] == key and not meta.get("complete"): return "resume"   # a run of these images stopped half way: go on
+    if overwrite: return "new"                                         # anything else it holds: every image embedded again
+    if meta["key"] == key: return "complete"
     what = "a dataset" if meta.get("complete") else "an unfinished dataset"
     raise ClipcapError(f"--out {out} holds {what} built from other images or another CLIP model "
                        f"({meta.get('clip_model')!r}); choose another folder, or pass --overwrite to replace it")
@@ -494,12 +495,13 @@ def _summary(meta: dict, out: Path) -> str:
             f"(images: {s['train']} train, {s['val']} val, {s['test']} test), {meta['clip_model']} {meta['embedding']} "
             f"embeddings of {meta['dim']} values")
 
-def _report_failed(meta: dict):
+def _report_failed(meta: dict, earlier: bool = False):
+    "Warn of the images left out; `earlier`: when the embeddings were made by an earlier run, which `--overwrite` repeats."
     failed = meta["failed"]
     if not failed: return
     listed = "; ".join(f"{f['image']}: {f['error']}" + (f" (captions file {f['where']})" if f.get("where") else "") for f in failed[:5]) + (f"; and {len(failed) - 5} more" if len(failed) > 5 else "")
-    tell(f"clipcap: warning: {len(failed)} image(s) could not be read and were left out "
-         f"(listed in meta.json \"failed\"): {listed}")
+    tell(f"clipcap: warning: {len(failed)} image(s) could not be read{' when the embeddings were made' if earlier else ''} "
+         f"and were left out (listed in meta.json \"failed\"): {listed}" + ("; --overwrite embeds every image again" if earlier else ""))
 
 def build_dataset(captions, images_dir, out, config: Config, batch_size: int = 64, device=None,
                   encoder: ImageEncoder | None = None, num_workers: int | None = None, overwrite: bool = False,
@@ -514,6 +516,7 @@ def build_dataset(captions, images_dir, out, config: Config, batch_size: int = 6
     images_dir, out = Path(images_dir), Path(out)
     if not images_dir.is_dir(): raise ClipcapError(f"images folder not found: {images_dir}")
     if batch_size < 1: raise ClipcapError(f"batch size must be at least 1, got {batch_size}")
+    if num_workers is not None and num_workers < 0: raise ClipcapError(f"the number of workers must not be negative, got {num_workers}")
     if device is not None: device = pick_device(device)                # one that exists here, or a one-line error now
     where = table.attrs.get("where")
     table = table.reset_index(drop=True).assign(image=table["image"].astype(str).to_numpy(), caption=table["caption"].astype(str).to_numpy())
@@ -526,14 +529,14 @@ def build_dataset(captions, images_dir, out, config: Config, batch_size: int = 6
         todo = _check_out(out, key, overwrite)                          # every process decides alike
         proc.wait_for_everyone()
         meta = dict(clip_model=config.clip_model, embedding=config.embedding, key=key, complete=False,
-                    captions_file=source,
-                    images_dir=str(images_dir), seed=config.seed, train_size=config.train_size, val_size=config.val_size)
+                    captions_file=str(Path(source).resolve()) if source else None,   # absolute: eval finds them from anywhere
+                    images_dir=str(images_dir.resolve()), seed=config.seed, train_size=config.train_size, val_size=config.val_size)
         if todo == "complete":
             if proc.is_main_process:
                 old = _read_meta(out)
                 meta = _write_tables(out, table, images, old["failed"], {**meta, "dim": old["dim"]})
                 shutil.rmtree(out/".progress", ignore_errors=True)
-                if verbose: _report_failed(meta)
+                if verbose: _report_failed(meta, earlier=True)
             proc.wait_for_everyone()
             return out
         if encoder is None: encoder = ImageEncoder(config.clip_model, config.embedding)
@@ -628,6 +631,12 @@ class CaptionDataset:
         if len(self.table) != meta["num_captions"] or (len(ix) and (ix.min() < 0 or ix.max() >= meta["num_images"])):
             raise ClipcapError(f"{path}/captions.csv does not match meta.json; rebuild the dataset")
 
+    @property
+    def fingerprint(self) -> str:
+        "What training on this dataset depends on: its embeddings (`meta['key']`) and its captions with their splits."
+        rows = self.table[["image", "caption", "split"]].values.tolist()  # the values, not the CSV's formatting
+        return hashlib.sha256(json.dumps([self.meta["key"], rows], ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
+
     def split(self, name: str) -> CaptionSplit:
         "The captions of split `name` (`'train'`, `'val'` or `'test'`) with their images' embeddings."
         if name not in SPLITS: raise ClipcapError(f"split must be one of {', '.join(SPLITS)}, got {name!r}")
@@ -658,7 +667,7 @@ def add_data_args(p):
     p.add_argument("--device", help="torch device, e.g. cuda:0 or cpu (default: a GPU when there is one)")
     p.add_argument("--num-workers", type=int, metavar="N", help="image-loading processes (default: the config's num_workers)")
     p.add_argument("--skip-bad-rows", action="store_true", help="leave out malformed rows of the captions file (with a warning) instead of stopping")
-    p.add_argument("--overwrite", action="store_true", help="replace a dataset in --out built from other images or another CLIP model")
+    p.add_argument("--overwrite", action="store_true", help="replace the dataset in --out, embedding every image again (also one built from other images or another CLIP model)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 def _backbone_of(checkpoint) -> dict:
@@ -673,8 +682,11 @@ def run_data(args) -> int:
     "`clipcap data`: read the captions, embed the images, write the dataset folder."
     overrides = _backbone_of(args.checkpoint) if args.checkpoint else {}
     config = load_config(args.size, args.config, **overrides)
-    table = read_captions(args.captions, None if args.format == "auto" else args.format,
-                          errors="skip" if args.skip_bad_rows else "raise")
+    with warnings.catch_warnings(record=True) as caught:               # the rows --skip-bad-rows left out: a clipcap line
+        warnings.simplefilter("always")
+        table = read_captions(args.captions, None if args.format == "auto" else args.format,
+                              errors="skip" if args.skip_bad_rows else "raise")
+    for w in caught: tell(f"clipcap: warning: {w.message}")
     out = build_dataset(table, args.images, args.out, config, batch_size=args.batch_size, device=args.device,
                         num_workers=args.num_workers, overwrite=args.overwrite, progress=not args.quiet)
     from accelerate import PartialState

@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-from .config import ClipcapError, load_config, replacing, write_text_atomic
+from .config import ClipcapError, config_file_fields, one_line, replacing, write_text_atomic
 
 # %% auto #0
 __all__ = ['METRICS', 'java_available', 'ptb_tokenize', 'spice_available', 'score', 'caption_split', 'caption_grid', 'evaluate',
@@ -153,9 +153,6 @@ def caption_split(net, split, batch_size: int = 64, progress: bool = True, **dec
     return captions
 
 # %% ../nbs/04_eval.ipynb #08777384
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() else "\ufffd" for c in text)
-
 def caption_grid(items: list[dict], images_dir, path=None, columns: int = 4):
     "A matplotlib figure of images (`items[i]['image']` under `images_dir`) titled with their captions; PNG at `path`."
     import textwrap
@@ -170,9 +167,9 @@ def caption_grid(items: list[dict], images_dir, path=None, columns: int = 4):
         for spine in ax.spines.values(): spine.set_visible(False)
         try: ax.imshow(load_image(Path(images_dir)/item["image"]))
         except ClipcapError as e: ax.text(0.5, 0.5, textwrap.fill(str(e), 30), ha="center", va="center", fontsize=7)
-        ax.set_title("\n".join(textwrap.wrap(_printable(item["caption"]), 32)), fontsize=9)
+        ax.set_title("\n".join(textwrap.wrap(one_line(item["caption"]), 32)), fontsize=9)
         if item.get("references"):
-            ax.set_xlabel("\n".join(textwrap.wrap("reference: " + _printable(item["references"][0]), 40)), fontsize=7, color="0.35")
+            ax.set_xlabel("\n".join(textwrap.wrap("reference: " + one_line(item["references"][0]), 40)), fontsize=7, color="0.35")
     fig.tight_layout()
     if path is not None:
         with replacing(path) as tmp: fig.savefig(tmp, format="png", dpi=90)
@@ -185,6 +182,13 @@ def _default_out(checkpoint, split: str) -> Path:
         path = Path(checkpoint)
         return path/f"eval-{split}" if path.is_dir() else path.with_name(f"{path.stem}-eval-{split}")
     return Path(f"eval-{split}")
+
+def _check_writable(out: Path):
+    "A one-line error now, before any captioning, when the results cannot be written into the folder `out`."
+    there = out
+    while not there.exists() and there != there.parent: there = there.parent   # the folder it would be made in
+    if not there.is_dir(): raise ClipcapError(f"cannot write the results to {out}: {there} is not a folder")
+    if not os.access(there, os.W_OK | os.X_OK): raise ClipcapError(f"cannot write the results to {out}: {there} is read-only")
 
 def _why_no_grid(grid: int, images) -> str | None:
     if not grid: return "not asked for"
@@ -199,6 +203,9 @@ def evaluate(checkpoint, data, split: str = "test", out=None, images=None, batch
     "Caption the `split` of dataset `data` with `checkpoint`, score it, write predictions, metrics and a grid to `out`."
     from clipcap.data import CaptionDataset
     ds = CaptionDataset(data)
+    if grid < 0: raise ClipcapError(f"the grid's image count must not be negative, got {grid}")
+    out = Path(out) if out is not None else _default_out(checkpoint, split)
+    _check_writable(out)                                                # before any work
     net = _load(checkpoint, size, **(overrides or {}))
     ds.check_backbone(net.config)
     if torch.cuda.is_available(): net = net.to("cuda")
@@ -206,7 +213,6 @@ def evaluate(checkpoint, data, split: str = "test", out=None, images=None, batch
     if not len(part): raise ClipcapError(f"the {split} split of {ds.path} is empty; choose another with --split")
     predictions, references = caption_split(net, part, batch_size, progress, **decoding), part.references()
     result = score(predictions, references, metrics)
-    out = Path(out) if out is not None else _default_out(checkpoint, split)
     items = [dict(image=n, caption=predictions[n], references=references[n]) for n in predictions]
     images = images if images is not None else ds.meta.get("images_dir")
     no_grid = _why_no_grid(grid, images)
@@ -238,9 +244,8 @@ def add_eval_args(p):
 
 def run_eval(args) -> int:
     "`clipcap eval`: caption a split with a checkpoint and print its metrics."
-    overrides = json.loads(Path(args.config).read_text(encoding="utf-8")) if args.config else {}
-    if args.config: load_config(None, args.config)                      # a one-line error for a bad config file
-    decoding = dict(num_beams=args.beams, **({"max_len": args.max_len} if args.max_len else {}))
+    overrides = config_file_fields(args.config)                        # (checked now: a bad file is one line)
+    decoding = dict(num_beams=args.beams, **({"max_len": args.max_len} if args.max_len is not None else {}))
     if args.batch_size < 1: raise ClipcapError(f"--batch-size must be at least 1, got {args.batch_size}")
     result = evaluate(args.checkpoint, args.data, args.split, args.out, args.images, args.batch_size, args.grid,
                       args.metrics, progress=not (args.quiet or args.json), size=args.size, overrides=overrides, **decoding)

@@ -12,7 +12,7 @@ from typing import Iterator
 import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
-from .config import ClipcapError, load_config, write_bytes_atomic, tell, _add_methods
+from .config import ClipcapError, config_file_fields, write_bytes_atomic, tell, one_line, printable, _add_methods
 from .model import Net, pick_device, whole_passes
 from .data import ImageError, load_image, _name
 from .checkpoints import load_net
@@ -474,7 +474,7 @@ def _add_decoding_args(p: argparse.ArgumentParser):
 def add_image_args(p: argparse.ArgumentParser):
     "The flags of `clipcap image`."
     p.add_argument("paths", nargs="*", metavar="PATH", help="images, folders (their images) or glob patterns")
-    p.add_argument("-I", "--img-path", action="append", default=[], metavar="PATH", help="an image (may be repeated)")
+    p.add_argument("-I", "--img-path", action="append", default=[], metavar="PATH", help="an image (may be repeated); -I images come first, then the PATHs, each in the order given")
     p.add_argument("-C", "--checkpoint", "--checkpoint-name", dest="checkpoint", metavar="CKPT",
                    help="checkpoint: a clipcap folder, the seed's model.pt or a ClipCap .pt (default: the released one for -S, downloaded once)")
     p.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size, S or L (default: S, or the checkpoint's)")
@@ -489,13 +489,6 @@ def add_image_args(p: argparse.ArgumentParser):
     p.parse_args = p.parse_intermixed_args                     # paths may come between options: `a.jpg -C ckpt b.jpg`
 
 # %% ../nbs/05_image.ipynb #25415fc5
-def _config_overrides(args) -> dict:
-    "The config fields that `--config F` sets (validated by `load_config`)."
-    if not getattr(args, "config", None): return {}
-    config = load_config(args.size, args.config)
-    keys = json.loads(Path(args.config).read_text(encoding="utf-8"))
-    return {k: getattr(config, k) for k in keys}
-
 def _decoding_args(args) -> dict:
     "The decoding keywords the flags ask for."
     if args.beams < 1: raise ClipcapError(f"--beams must be at least 1, got {args.beams}")
@@ -530,9 +523,10 @@ def run_image(args) -> int:
     if res_dir is not None:
         try: res_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e: raise ClipcapError(f"cannot create the result folder {res_dir}: {e.strerror}") from None
+        if not os.access(res_dir, os.W_OK | os.X_OK): raise ClipcapError(f"cannot write into the result folder {res_dir}: no permission")
     with Shard.from_env() as shard:                            # one process, or this one's share under torchrun
         captioner = Captioner.from_pretrained(shard.checkpoint(args.checkpoint, args.size), args.size, device=shard.device(args.device),
-                                               preprocessing=args.preprocessing, **_config_overrides(args))
+                                               preprocessing=args.preprocessing, **config_file_fields(args.config))
         items = shard.common(lambda: expand_images(sources))   # one list for all: the main process's, read once
         names = _result_names(items, args.size or captioner.net.config.size) if res_dir is not None else None
         mine = shard.take(range(len(items)))
@@ -548,12 +542,12 @@ def run_image(args) -> int:
         bar = tqdm(total=len(items), unit="image", desc="captioning", disable=not (shard.main and sys.stderr.isatty()), file=sys.stderr)
         try:
             for i, (kind, text) in shard.merge(captioned(), len(items), args.batch_size):   # only the main process gets them
-                name = _name(items[i])
+                name, path = printable(_name(items[i])), printable(_name(items[i]), escape=False)   # for people; for JSON
                 if kind == "error":
                     failed += 1
                     tell(f"clipcap: error: {name}: {text}")
-                    line = json.dumps({"path": name, "error": text}, ensure_ascii=False) if args.json else None
-                else: line = json.dumps({"path": name, "caption": text}, ensure_ascii=False) if args.json else f"{name}: {' '.join(text.split())}"
+                    line = json.dumps({"path": path, "error": text}, ensure_ascii=False) if args.json else None
+                else: line = json.dumps({"path": path, "caption": text}, ensure_ascii=False) if args.json else f"{name}: {one_line(text)}"
                 if line is not None: tell(line, file=sys.stdout)
                 bar.update()
         finally: bar.close()

@@ -13,7 +13,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from .config import Config, ClipcapError, load_config, replacing, owning, tell
+from .config import Config, ClipcapError, config_file_fields, config_for_size, replacing, owning, tell
 from .model import Net, CONFIG_NAME, WEIGHTS_NAME
 from .data import CaptionDataset, CaptionSplit
 
@@ -208,23 +208,29 @@ def plot_losses(run: dict, path=None):
 def _differences(a: dict, b: dict) -> list[str]:
     return [f"{k} ({b.get(k)!r} in the run, {a.get(k)!r} now)" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
-def _begin(out: Path, data: CaptionDataset, config: Config | None, options, resume: bool):
+def _begin(out: Path, data: CaptionDataset, config: Config | dict | None, options: TrainOptions | dict | None, resume: bool):
     "The config, options, and saved state (`None` for a new run) of the run in `out`; raises if they do not fit."
+    asked = config.to_dict() if isinstance(config, Config) else dict(config or {})            # the fields the caller set
+    asked_options = dataclasses.asdict(options) if isinstance(options, TrainOptions) else dict(options or {})
+    config = config if isinstance(config, Config) else config_for_size(asked.get("size")).update(**asked)   # checked now
+    if unknown := sorted(set(asked_options) - {f.name for f in dataclasses.fields(TrainOptions)}):
+        raise ClipcapError(f"unknown training option(s): {', '.join(unknown)}")
+    options = options if isinstance(options, TrainOptions) else TrainOptions(**asked_options)
     state_path = out/STATE_DIR/STATE_NAME
     if state_path.is_file():
         if not resume: raise ClipcapError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
         info, tensors = read_state(state_path)
         saved_config, saved_options = Config.from_dict(info["config"]), TrainOptions(**info["options"])
-        if config is not None and (diff := _differences(config.to_dict(), saved_config.to_dict())):
+        if diff := _differences(asked, {k: v for k, v in saved_config.to_dict().items() if k in asked}):
             raise ClipcapError(f"--resume continues the run in {out} as it was started, but the config differs: {'; '.join(diff)}")
-        if options is not None and (diff := _differences(dataclasses.asdict(options), dataclasses.asdict(saved_options))):
+        if diff := _differences(asked_options, {k: v for k, v in dataclasses.asdict(saved_options).items() if k in asked_options}):
             raise ClipcapError(f"--resume continues the run in {out} as it was started, but the options differ: {'; '.join(diff)}")
-        if info["data_key"] != data.meta.get("key"):
-            raise ClipcapError(f"{data.path} is not the dataset the run in {out} was trained on")
+        if info["data_key"] not in (data.fingerprint, data.meta.get("key")):   # (states written before captions counted hold the key)
+            raise ClipcapError(f"{data.path} is not the dataset the run in {out} was trained on (its images, captions or splits differ)")
         return saved_config, saved_options, (info, tensors)
     if (out/CONFIG_NAME).exists() or (out/WEIGHTS_NAME).exists():
         raise ClipcapError(f"{out} already holds a checkpoint; choose another --out")
-    return config or load_config(), options or TrainOptions(), None
+    return config, options, None
 
 # %% ../nbs/03_train.ipynb #821e1a1e
 def _holds_model(out: Path, net: Net) -> bool:
@@ -238,7 +244,7 @@ def _holds_model(out: Path, net: Net) -> bool:
     except Exception: return False                                     # unreadable: it is not this model, which is written again
 
 # %% ../nbs/03_train.ipynb #f6e41474
-def train(data, out, config: Config | None = None, options: TrainOptions | None = None, resume: bool = False,
+def train(data, out, config: Config | dict | None = None, options: TrainOptions | dict | None = None, resume: bool = False,
           cpu: bool = False, samples: int = 4, save_every: int = 0, wandb: bool = False, progress: bool = True,
           verbose: bool = True, callback=None) -> dict:
     "Train on the dataset folder `data`; `out` ends as the best checkpoint by validation loss. A summary of the run."
@@ -282,9 +288,10 @@ def train(data, out, config: Config | None = None, options: TrainOptions | None 
             net.save_pretrained(out)                                   # the state's weights are that model
         tracker = _wandb_start(out, run, config, options) if wandb and main else None
 
+        data_key = ds.fingerprint                                      # the images, captions and splits this run trains on
         def checkpoint():                                              # everything needed to continue, atomically
             if main:
-                info = dict(run, config=config.to_dict(), options=dataclasses.asdict(options), data_key=ds.meta.get("key"),
+                info = dict(run, config=config.to_dict(), options=dataclasses.asdict(options), data_key=data_key,
                             steps_per_epoch=steps_per_epoch, total_steps=total_steps, processes=W)
                 save_state(out/STATE_DIR/STATE_NAME, net, optimizer.optimizer, info, accelerator.scaler)
             accelerator.wait_for_everyone()
@@ -299,6 +306,7 @@ def train(data, out, config: Config | None = None, options: TrainOptions | None 
                 batches = epoch_batches(len(train_tokens), batch_size, config.seed, epoch)
                 done = run["step"] - epoch * steps_per_epoch             # batches of this epoch done before a resume
                 model.train()
+                lr = learning_rate(max(run["step"] - 1, 0), total_steps, config.lr, config.k)   # (an epoch whose steps all ran before a resume)
                 bar = tqdm(total=steps_per_epoch, initial=done, desc=f"epoch {epoch + 1}/{config.epochs}", unit="step",
                            disable=not (progress and main), dynamic_ncols=True, leave=False)
                 for batch in batches[done:]:
@@ -357,7 +365,7 @@ def train(data, out, config: Config | None = None, options: TrainOptions | None 
                 if main: plot_losses(run, out/STATE_DIR/"loss.png")
                 say(f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.4f}, "
                     + (f"val loss {val_loss:.4f}" if val_loss is not None else "no validation split")
-                    + (" (best: saved)" if best else "") + f", {(steps_per_epoch - done) / train_seconds:.1f} steps/s")
+                    + (" (best: saved)" if best else "") + (f", {(steps_per_epoch - done) / train_seconds:.1f} steps/s" if steps_per_epoch > done else ""))
                 for s in shown: say(f"  {s['image']}: {s['caption']!r}  (reference: {s['reference']!r})")
                 if tracker:
                     tracker.log({"val/loss": val_loss, "train/epoch_loss": train_loss, "epoch": epoch + 1}, step=run["step"])
@@ -407,10 +415,10 @@ def _batch_size_exp(n: int | None) -> int | None:
 
 def run_train(args) -> int:
     "`clipcap train`: train, resume, or report that the run has finished; exit status 130 when stopped by a signal."
-    overrides = {k: v for k, v in dict(epochs=args.epochs, lr=args.lr, batch_size_exp=_batch_size_exp(args.batch_size)).items() if v is not None}
-    config = load_config(args.size, args.config, **overrides) if (args.size or args.config or overrides or not args.resume) else None
-    flags = dict(accum=args.accum, clip_norm=args.clip_norm, weight_decay=args.weight_decay, precision=args.precision)
-    options = TrainOptions(**{k: v for k, v in flags.items() if v is not None}) if any(v is not None for v in flags.values()) or not args.resume else None
+    given = lambda **flags: {k: v for k, v in flags.items() if v is not None}   # the flags the user typed
+    config = {**config_file_fields(args.config), **given(size=args.size, epochs=args.epochs, lr=args.lr,
+                                                          batch_size_exp=_batch_size_exp(args.batch_size))}
+    options = given(accum=args.accum, clip_norm=args.clip_norm, weight_decay=args.weight_decay, precision=args.precision)
     summary = train(args.data, args.out, config, options, resume=args.resume, cpu=args.cpu, samples=args.samples,
                     save_every=args.save_every, wandb=args.wandb, progress=not args.quiet, verbose=not args.quiet)
     if summary["interrupted"]: return 130

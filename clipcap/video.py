@@ -4,23 +4,23 @@
 
 # %% ../nbs/06_video.ipynb #0a61200f
 from __future__ import annotations
-import base64, contextlib, html, io, json, math, os, secrets, shutil, sys, tempfile, threading, unicodedata, warnings
+import base64, contextlib, html, io, json, math, os, secrets, shutil, stat, sys, tempfile, threading, warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import av, numpy as np
 from av.stream import Disposition
 from PIL import Image
 
-from .config import ClipcapError, write_text_atomic, replacing, _flush_folder, tell, _add_methods
+from .config import ClipcapError, config_file_fields, write_text_atomic, replacing, _flush_folder, tell, one_line, printable, _add_methods
 
 # %% auto #0
-__all__ = ['EPS', 'SCENE_THRESHOLD', 'MIN_SCENE_LEN', 'DEFAULT_EVERY', 'SUFFIX', 'VideoInfo', 'video_info', 'sample_frames',
-           'Cue', 'make_cues', 'VideoWarning', 'captioning_side', 'shrink', 'timestamp', 'frame_name', 'caption_video',
-           'srt_text', 'vtt_text', 'json_text', 'write_srt', 'write_vtt', 'write_json', 'output_paths',
+__all__ = ['END_SLACK', 'EPS', 'SCENE_THRESHOLD', 'MIN_SCENE_LEN', 'DEFAULT_EVERY', 'SUFFIX', 'VideoInfo', 'video_info',
+           'sample_frames', 'Cue', 'make_cues', 'VideoWarning', 'captioning_side', 'shrink', 'timestamp', 'frame_name',
+           'caption_video', 'srt_text', 'vtt_text', 'json_text', 'write_srt', 'write_vtt', 'write_json', 'output_paths',
            'write_subtitles', 'add_video_args', 'run_video', 'VideoCaptionDemo']
 
 # %% ../nbs/06_video.ipynb #60738829
@@ -28,12 +28,13 @@ __all__ = ['EPS', 'SCENE_THRESHOLD', 'MIN_SCENE_LEN', 'DEFAULT_EVERY', 'SUFFIX',
 class VideoInfo:
     "What a video file's header says about its picture; times in seconds."
     path: str
-    duration: float | None  # stated by the video stream, else by the container; None when neither says
+    duration: float | None  # stated by the video stream (its Matroska tag first), else by the container; None when neither says
     width: int
     height: int
     fps: float | None       # the average frame rate: shown to people, never used to time frames
     codec: str
     start: float = 0.0      # the container's start time: every time in clipcap counts from it, as players do
+    stated_by: str | None = None  # what gave `duration`: "video" (its stream, its tag, or a file of it alone), "container" (sound included)
 
 # av 19 reads every metadata tag as UTF-8 with `surrogateescape` and dropped the `metadata_errors` argument;
 # earlier releases raise on a tag that is not UTF-8 (a title written by an old Windows tool) unless told to ignore it
@@ -48,30 +49,42 @@ def _is_picture(stream) -> bool:
     "Whether `stream` is a picture attached to the file (an album's cover art, stored as a one-frame video stream)."
     return bool(stream.disposition & Disposition.attached_pic)   # a Flag in av 15-18, an IntFlag in av 19: `&` in both
 
+def _tag_seconds(text) -> float | None:
+    "The seconds in a Matroska `DURATION` tag (`00:00:03.003000000`); None if `text` is not one."
+    try: h, m, s = str(text).split(":"); seconds = int(h) * 3600 + int(m) * 60 + float(s)
+    except ValueError: return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
+
 def _open(path):
     "Open `path` with PyAV: `(container, video stream, VideoInfo)`, or a one-line `ClipcapError` that says why not."
     path = Path(path)
-    if not path.exists(): raise ClipcapError(f"video not found: {path}")
-    if path.is_dir(): raise ClipcapError(f"{path} is a folder, not a video")
-    if path.stat().st_size == 0: raise ClipcapError(f"{path} is an empty file (0 bytes), not a video")
+    name = printable(path)                                    # a name in a message: one line, whatever its characters
+    if not path.exists(): raise ClipcapError(f"video not found: {name}")
+    if path.is_dir(): raise ClipcapError(f"{name} is a folder, not a video")
+    st = path.stat()
+    if stat.S_ISFIFO(st.st_mode) or stat.S_ISSOCK(st.st_mode):    # a pipe (`cat v.mp4 | clipcap video /dev/stdin`) reads once
+        raise ClipcapError(f"{name} is a pipe, and clipcap reads a video more than once: save it to a file first")
+    if stat.S_ISREG(st.st_mode) and st.st_size == 0: raise ClipcapError(f"{name} is an empty file (0 bytes), not a video")
     try: container = av.open("file:" + str(path.resolve()), **_OPEN_OPTIONS)
-    except av.error.FFmpegError as e: raise ClipcapError(f"{path} is not a video clipcap can read ({e.strerror})") from None
-    except OSError as e: raise ClipcapError(f"cannot open {path}: {e.strerror or e}") from None
+    except av.error.FFmpegError as e: raise ClipcapError(f"{name} is not a video clipcap can read ({e.strerror})") from None
+    except OSError as e: raise ClipcapError(f"cannot open {name}: {e.strerror or e}") from None
     moving = [s for s in container.streams.video if not _is_picture(s)]
     if not moving:
         kinds = sorted({s.type for s in container.streams if not _is_picture(s)}) + (["cover art"] if container.streams.video else [])
         container.close()
         said = " and ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
-        raise ClipcapError(f"{path} has no video stream" + (f" (only {said})" if kinds else ""))
+        raise ClipcapError(f"{name} has no video stream" + (f" (only {said})" if kinds else ""))
     stream, tb = moving[0], moving[0].time_base
     stream_start = float(stream.start_time * tb) if stream.start_time is not None else None
     start = container.start_time / av.time_base if container.start_time is not None else stream_start or 0.0
-    if stream.duration: duration = (stream_start or start) - start + float(stream.duration * tb)
-    elif container.duration: duration = container.duration / av.time_base
-    else: duration = None
+    tagged = _tag_seconds(stream.metadata.get("DURATION"))       # Matroska's: the time the video stream ends
+    if tagged is not None and tagged > start: duration, by = tagged - start, "video"   # (demuxers may copy the container's into the stream)
+    elif stream.duration: duration, by = (stream_start or start) - start + float(stream.duration * tb), "video"
+    elif container.duration: duration, by = container.duration / av.time_base, "video" if len(container.streams) == 1 else "container"
+    else: duration, by = None, None
     rate = stream.average_rate or stream.guessed_rate
     info = VideoInfo(str(path), duration, stream.codec_context.width, stream.codec_context.height,
-                     float(rate) if rate else None, stream.codec_context.name, start)
+                     float(rate) if rate else None, stream.codec_context.name, start, by)
     return container, stream, info
 
 def video_info(path) -> VideoInfo:
@@ -80,13 +93,20 @@ def video_info(path) -> VideoInfo:
     container.close()
     return info
 
+# %% ../nbs/06_video.ipynb #6431788a
+END_SLACK = 1.0  # seconds a stated duration may run past the end of the last frame before the header counts as damaged
+
+def _believable(stated: float, end: float, step=0) -> bool:
+    "Whether a stated duration fits frames that end at `end` seconds: at most `END_SLACK` (or three `step`s, if longer) past them."
+    return stated <= end + max(END_SLACK, 3 * float(step))
+
 # %% ../nbs/06_video.ipynb #c8070075
 class _Walk:
     "One pass over a video's frames; afterwards `end` (seconds) is where the video ends."
     def __init__(self, path):
         self.path = path
         self.container, self.stream, self.info = _open(path)
-        self.errors, self.frames, self.last, self.last_end, self.damage = 0, 0, None, 0.0, None
+        self.errors, self.frames, self.last, self.last_end, self.damage, self.overstated = 0, 0, None, 0.0, None, False
         self.step = _frame_step(self.stream)                          # a frame's length when it states none
         self.next = Fraction(self.info.start)                          # where a frame with no timestamp is shown
 
@@ -121,11 +141,14 @@ class _Walk:
                 if self.last is not None and t <= self.last: continue
                 self.frames, self.last, self.last_end, self.next = self.frames + 1, t, float(when + length) - start, when + length
                 yield t, frame
+        if self.frames and self.info.duration and not _believable(self.info.duration, self.last_end, self.step):
+            if self.info.stated_by == "container": self.overstated = True      # the audio runs on: the video ends with its frames
+            elif self.damage is None: self.damage = "its frames end long before the duration its header states"   # truncated, or a bogus header
 
     @property
     def end(self) -> float:
-        "Where the video ends: its stated duration, or the end of its last frame if the file is damaged (or states none)."
-        if self.damage is not None or not self.info.duration: return self.last_end
+        "Where the video ends: its stated duration, or the end of its last frame if the file is damaged (or states none, or one its frames do not reach)."
+        if self.damage is not None or self.overstated or not self.info.duration: return self.last_end
         return max(self.info.duration, self.last_end)
 
 # %% ../nbs/06_video.ipynb #94d8c100
@@ -141,9 +164,8 @@ def _shown_at(walk: Iterable, times: Iterator[float], end: Callable[[], float]) 
             if pick is not given: given = pick; yield want, pick[1]
             want = next(times, None)
         prev = current
-    while prev is not None and want is not None and (want < end() - EPS or given is None):
-        if prev is not given: given = prev; yield want, prev[1]
-        want = next(times, None)
+    if prev is not None and prev is not given and want is not None and (want < end() - EPS or given is None):
+        yield want, prev[1]             # the last frame, at the first time after it; no later time can show another
 
 # %% ../nbs/06_video.ipynb #36375e41
 SCENE_THRESHOLD, MIN_SCENE_LEN = 27.0, 0.5   # PySceneDetect's default threshold; shortest scene in seconds
@@ -168,6 +190,22 @@ def _scene_starts(walk: Iterable, threshold: float = SCENE_THRESHOLD, min_scene_
         if first or cut: yield t, frame
         first = False
 
+# %% ../nbs/06_video.ipynb #05d97c2d
+def _measured_duration(path) -> float | None:
+    "Where a video's frames end, in seconds from its start, from its video packets (read, not decoded); None if it has none."
+    container, stream, info = _open(path)
+    step, start = _frame_step(stream), Fraction(info.start)
+    after = end = start                                           # where the last packet ended; the latest end seen
+    with contextlib.closing(container):
+        try:
+            for packet in container.demux(stream):
+                if not packet.size: continue                       # the empty packet that ends a stream
+                length = packet.duration * packet.time_base if packet.duration else step
+                after = (packet.pts * packet.time_base if packet.pts is not None else after) + length
+                end = max(end, after)
+        except av.error.FFmpegError: pass                          # a damaged file: as far as it reads
+    return float(end - start) or None
+
 # %% ../nbs/06_video.ipynb #8581274f
 DEFAULT_EVERY = 1.0  # seconds between samples when no sampling is chosen
 
@@ -184,8 +222,9 @@ def _check_sampling(num_frames, every, scenes):
 def _times(walk: _Walk, num_frames, every) -> Iterator[float]:
     "The wanted times: `num_frames` over the duration, or a multiple of `every` (without end if the duration is unknown)."
     if num_frames is not None:
-        duration = walk.info.duration or _measured_duration(walk.path)   # a raw stream states none: its packets tell
-        if not duration: raise ClipcapError(f"{walk.path} does not state its duration; sample it with every or scenes")
+        duration, measured = walk.info.duration, _measured_duration(walk.path)   # the packets tell where the frames end
+        if measured and not (duration and _believable(duration, measured, walk.step)): duration = measured
+        if not duration: raise ClipcapError(f"{printable(walk.path)} does not state its duration; sample it with every or scenes")
         yield from (i * duration / num_frames for i in range(num_frames))
     else:
         i = 0
@@ -211,7 +250,7 @@ def _sampled(walk: _Walk, num_frames=None, every=None, scenes=False, frames=None
     return _shown_at(frames, _times(walk, num_frames, every), lambda: walk.end)
 
 def _no_frames(walk: _Walk) -> ClipcapError:
-    return ClipcapError(f"no frame of {walk.path} could be decoded" + (f" ({walk.damage})" if walk.damage else ""))
+    return ClipcapError(f"no frame of {printable(walk.path)} could be decoded" + (f" ({walk.damage})" if walk.damage else ""))
 
 def sample_frames(path, num_frames: int | None = None, every: float | None = None, scenes: bool = False
                   ) -> Iterator[tuple[float, Image.Image]]:
@@ -224,26 +263,9 @@ def sample_frames(path, num_frames: int | None = None, every: float | None = Non
             if not walk.frames: raise _no_frames(walk)
     return frames()
 
-# %% ../nbs/06_video.ipynb #05d97c2d
-def _measured_duration(path) -> float | None:
-    "How long a video whose header states no duration lasts, from its video packets (read, not decoded); None if it has none."
-    container, stream, info = _open(path)
-    step, start = _frame_step(stream), Fraction(info.start)
-    after = end = start                                           # where the last packet ended; the latest end seen
-    with contextlib.closing(container):
-        try:
-            for packet in container.demux(stream):
-                if not packet.size: continue                       # the empty packet that ends a stream
-                length = packet.duration * packet.time_base if packet.duration else step
-                after = (packet.pts * packet.time_base if packet.pts is not None else after) + length
-                end = max(end, after)
-        except av.error.FFmpegError: pass                          # a damaged file: as far as it reads
-    return float(end - start) or None
-
 # %% ../nbs/06_video.ipynb #a479102d
-@dataclass
-class Cue:
-    "A caption and the stretch of video it describes, in seconds."
+class Cue(NamedTuple):
+    "A caption and the stretch of video it describes, in seconds: a tuple `(start, end, text)` with names."
     start: float
     end: float
     text: str
@@ -256,7 +278,7 @@ def make_cues(times: list[float], texts: list[str], end: float, merge: bool = Tr
     ends = [*times[1:], max(end, times[-1])]
     cues = []
     for start, stop, text in zip(starts, ends, texts):
-        if merge and cues and cues[-1].text == text: cues[-1].end = stop
+        if merge and cues and cues[-1].text == text: cues[-1] = cues[-1]._replace(end=stop)
         else: cues.append(Cue(start, stop, text))
     return cues
 
@@ -278,9 +300,8 @@ def shrink(image: Image.Image, side: int) -> Image.Image:
     return image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BICUBIC, reducing_gap=2.0)
 
 def _caption_text(text: str) -> str:
-    "A caption fit for a subtitle: one line, no control characters, never empty."
-    text = "".join(ch for ch in str(text) if ch.isspace() or unicodedata.category(ch) != "Cc")
-    return " ".join(text.split()) or "…"
+    "A caption fit for a subtitle: `one_line`, and never empty."
+    return one_line(text) or "…"
 
 # %% ../nbs/06_video.ipynb #3441d5f0
 def timestamp(seconds: float, sep: str = ",") -> str:
@@ -308,7 +329,7 @@ class _FrameFolder:
                 tmp.mkdir()                                    # the mode mkdir gives (0o777 less the umask), as the target's
                 self.tmp = tmp
             with replacing(self.tmp/frame_name(self.count, seconds)) as tmp: image.save(tmp, "JPEG", quality=90)
-        except OSError as e: raise ClipcapError(f"cannot save the frames in {self.target}: {e.strerror or e}") from None
+        except OSError as e: raise ClipcapError(f"cannot save the frames in {printable(self.target)}: {e.strerror or e}") from None
         self.count += 1
 
     def commit(self) -> Path:
@@ -346,7 +367,7 @@ def caption_video(path, captioner, num_frames: int | None = None, every: float |
     with _Walk(path) as walk:
         folder = _FrameFolder(frames_dir) if frames_dir is not None else None
         total = round(walk.info.duration, 2) if walk.info.duration else None
-        bar = tqdm(total=total, unit="s", desc=f"captioning {Path(path).name}", disable=not progress, file=sys.stderr,
+        bar = tqdm(total=total, unit="s", desc=f"captioning {printable(Path(path).name)}", disable=not progress, file=sys.stderr,
                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} s of video [{elapsed}<{remaining}]{postfix}"
                               if total else "{desc}: {n:.1f} s of video [{elapsed}]{postfix}")
         state = dict(done=0.0, beat=time.monotonic(), told=time.monotonic())
@@ -398,17 +419,17 @@ def caption_video(path, captioner, num_frames: int | None = None, every: float |
         if folder is not None: folder.commit()
     if walk.damage is not None:
         stated = f" of {walk.info.duration:.2f} s" if walk.info.duration else ""
-        warnings.warn(f"{path} is damaged ({walk.damage}); captioned the {walk.frames} frames that decoded, "
+        warnings.warn(f"{printable(path)} is damaged ({walk.damage}); captioned the {walk.frames} frames that decoded, "
                       f"the first {end:.2f} s{stated}", VideoWarning, stacklevel=2)
     return make_cues(times, texts, end, merge)
 
 # %% ../nbs/06_video.ipynb #9e5ade74
 def _timed(cues: Iterable[Cue]) -> list[tuple[int, int, str]]:
-    "`(start_ms, end_ms, text)` per cue, in milliseconds, leaving out cues that round to nothing."
+    "`(start_ms, end_ms, text)` per cue (a `Cue` or any `(start, end, text)`), in milliseconds, leaving out cues that round to nothing."
     out = []
-    for c in cues:
-        start, end = max(0, round(c.start * 1000)), max(0, round(c.end * 1000))
-        if end > start: out.append((start, end, _caption_text(c.text)))
+    for start, end, text in cues:
+        start, end = max(0, round(start * 1000)), max(0, round(end * 1000))
+        if end > start: out.append((start, end, _caption_text(text)))
     return out
 
 def srt_text(cues: Iterable[Cue]) -> str:
@@ -456,7 +477,7 @@ def write_subtitles(cues: list[Cue], video, out_dir=None, lang: str = "en") -> d
     paths = output_paths(video, out_dir)
     texts = dict(srt=srt_text(cues), vtt=vtt_text(cues), json=json_text(cues, lang))
     taken = next((paths[kind] for kind in texts if paths[kind].is_dir()), None)
-    if taken is not None: raise ClipcapError(f"cannot write {taken}: a folder has that name")
+    if taken is not None: raise ClipcapError(f"cannot write {printable(taken)}: a folder has that name")
     where = paths["srt"].parent
     try:
         with contextlib.ExitStack() as files:                  # every temporary file filled, then the three renames
@@ -464,7 +485,7 @@ def write_subtitles(cues: list[Cue], video, out_dir=None, lang: str = "en") -> d
                 where = paths[kind]
                 files.enter_context(replacing(paths[kind])).write_bytes(text.encode("utf-8"))
             where = paths["srt"].parent
-    except OSError as e: raise ClipcapError(f"cannot write {where}: {e.strerror or e}") from None
+    except OSError as e: raise ClipcapError(f"cannot write {printable(where)}: {e.strerror or e}") from None
     return {kind: paths[kind] for kind in texts}
 
 # %% ../nbs/06_video.ipynb #7451c883
@@ -472,7 +493,7 @@ def add_video_args(p):
     "The flags of `clipcap video`."
     from clipcap.image import _add_decoding_args
     p.add_argument("paths", nargs="*", metavar="PATH", help="the videos to caption")
-    p.add_argument("-V", "--video", action="append", default=[], metavar="PATH", help="a video to caption (the seed's flag; may be repeated)")
+    p.add_argument("-V", "--video", action="append", default=[], metavar="PATH", help="a video to caption (the seed's flag; may be repeated); -V videos come first, then the PATHs, each in the order given")
     p.add_argument("-C", "--checkpoint", "--checkpoint-name", dest="checkpoint", metavar="CKPT",
                    help="checkpoint: a clipcap folder, the seed's model.pt or a ClipCap .pt (default: the released one for -S, downloaded once)")
     p.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size, S or L (default: S, or the checkpoint's)")
@@ -492,11 +513,20 @@ def add_video_args(p):
 def _check_out_dir(out):
     "A one-line `ClipcapError` naming `out` (`-o`) if no folder can be made there: it, or a folder above it, is a file, or may not be written into."
     if out is None: return                                      # no -o: beside each video
-    out, full = Path(out), Path(out).absolute()
+    full = Path(out).absolute()
+    out = printable(out)                                        # as messages name it
     there = next(p for p in (full, *full.parents) if p.exists() or p.is_symlink())   # the part that exists already
-    what = "it" if there == full else str(there)
+    what = "it" if there == full else printable(there)
     if not there.is_dir(): raise ClipcapError(f"cannot use {out} as the output folder: {what} is a file, not a folder")
     if not os.access(there, os.W_OK | os.X_OK): raise ClipcapError(f"cannot use {out} as the output folder: no permission to write into {what}")
+
+# %% ../nbs/06_video.ipynb #c7bd7bb4
+def _check_beside(video):
+    "A one-line `ClipcapError` if `video`'s outputs cannot be written beside it (no `-o`): its folder may not be written into."
+    folder = Path(video).absolute().parent
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ClipcapError(f"cannot write the captions of {printable(video)} beside it: no permission to write into "
+                           f"{printable(folder)} (choose an output folder with -o)")
 
 # %% ../nbs/06_video.ipynb #4027dc99
 def _one_video(video, captioner, args, decoding: dict) -> tuple[list[str], list[str]]:
@@ -513,12 +543,12 @@ def _one_video(video, captioner, args, decoding: dict) -> tuple[list[str], list[
         raise
     out = [str(p) for p in written.values()] + ([f"{paths['frames']}{os.sep}"] if args.frames else [])
     told = [f"clipcap: warning: {w.message}" for w in caught]
-    return out, told + [f"{video}: {len(cues)} cues over {timestamp(cues[-1].end if cues else 0)} of video"]
+    return out, told + [f"{printable(video)}: {len(cues)} cues over {timestamp(cues[-1].end if cues else 0)} of video"]
 
 def run_video(args) -> int:
     "Run `clipcap video`: caption each video into `<stem>_caption.srt`, `.vtt` and `.json`; under a launcher, each process its share."
-    from clipcap.image import Captioner, Shard, _config_overrides, _decoding_args
-    videos = list(dict.fromkeys(str(v) for v in [*args.paths, *args.video]))   # -V and PATH may name one video twice
+    from clipcap.image import Captioner, Shard, _decoding_args
+    videos = list(dict.fromkeys(str(v) for v in [*args.video, *args.paths]))   # -V and PATH may name one video twice
     if not videos: raise ClipcapError("no video given: clipcap video PATH... (or -V PATH)")
     if args.batch_size < 1: raise ClipcapError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.num_frames is not None and args.num_frames < 1: raise ClipcapError(f"-N/--num-frames must be at least 1, got {args.num_frames}")
@@ -528,11 +558,13 @@ def run_video(args) -> int:
     targets = {}
     for v in videos:                                            # two videos must not write the same files
         srt = output_paths(v, args.out)["srt"].absolute()
-        if srt in targets: raise ClipcapError(f"{targets[srt]} and {v} would both write {srt}: caption them into different folders")
+        if srt in targets: raise ClipcapError(f"{printable(targets[srt])} and {printable(v)} would both write {printable(srt)}: caption them into different folders")
         targets[srt] = v
     bad = {}
     for v in videos:                                            # a bad video fails before a model is loaded
-        try: video_info(v)
+        try:
+            video_info(v)
+            if args.out is None: _check_beside(v)                # and so does one whose outputs cannot go beside it
         except ClipcapError as e: bad[v] = str(e)
     if len(bad) == len(videos):
         if len(videos) == 1: raise ClipcapError(bad[videos[0]])
@@ -541,7 +573,7 @@ def run_video(args) -> int:
     _check_out_dir(args.out)                                   # and a bad -o, before the model too
     with Shard.from_env() as shard:                            # one process, or this one's share under torchrun
         args.progress = shard.main and sys.stderr.isatty()
-        captioner = Captioner.from_pretrained(shard.checkpoint(args.checkpoint, args.size), args.size, device=shard.device(args.device), **_config_overrides(args))
+        captioner = Captioner.from_pretrained(shard.checkpoint(args.checkpoint, args.size), args.size, device=shard.device(args.device), **config_file_fields(args.config))
         def captioned():                                        # this process's videos: (error or None, stdout lines, stderr lines)
             for i in shard.take(range(len(videos))):
                 if videos[i] in bad: yield bad[videos[i]], [], []; continue
@@ -658,7 +690,7 @@ def _run(self: VideoCaptionDemo):
             if len(cards) < self.max_frames: cards.append(self._card(t, image, caption))
         if samples: self.strip.children = tuple(cards)
     with self.video_file() as (path, name):
-        named = lambda message: str(message).replace(str(path), name)   # messages name the file as the user knows it
+        named = lambda message: str(message).replace(printable(path), printable(name))   # messages name the file as the user knows it
         try:
             info = video_info(path)
             self.progress.max, self.progress.value = max(info.duration or 1.0, 1e-3), 0
