@@ -15,7 +15,7 @@ from tqdm import tqdm
 # %% auto #0
 __all__ = ['LOCK_NAME', 'ClipcapError', 'ConfigError', 'Config', 'ConfigS', 'ConfigL', 'config_for_size', 'is_temporary',
            'replacing', 'write_bytes_atomic', 'write_text_atomic', 'FolderInUse', 'owning', 'config_file_fields',
-           'load_config', 'keep_freed_memory', 'temporary_folder', 'tell', 'one_line', 'printable']
+           'load_config', 'keep_freed_memory', 'temporary_folder', 'tell', 'one_line', 'printable', 'folder_problem']
 
 # %% ../nbs/00_config.ipynb #76bd5151
 class ClipcapError(Exception):
@@ -349,3 +349,13 @@ def printable(name, escape: bool = True) -> str:
     text = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in str(name))   # (Python keeps bytes it could not decode as lone surrogates)
     if not escape: return text
     return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) == "Cc" else ch for ch in text)
+
+# %% ../nbs/00_config.ipynb #215b6b1c
+def folder_problem(folder) -> str | None:
+    "Why no folder can be made or written into at `folder` (\"it\", or the part of it that exists, named); None when one can."
+    full = Path(folder).absolute()
+    there = next(p for p in (full, *full.parents) if p.exists() or p.is_symlink())   # the part that exists already
+    what = "it" if there == full else printable(there)
+    if not there.is_dir(): return f"{what} is a file, not a folder"
+    if not os.access(there, os.W_OK | os.X_OK): return f"no permission to write into {what}"
+    return None

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_data.ipynb #e3fb0a4a
 from __future__ import annotations
-import csv, glob, hashlib, io, json, os, shutil, warnings
+import csv, functools, glob, hashlib, io, json, os, shutil, warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -631,7 +631,7 @@ class CaptionDataset:
         if len(self.table) != meta["num_captions"] or (len(ix) and (ix.min() < 0 or ix.max() >= meta["num_images"])):
             raise ClipcapError(f"{path}/captions.csv does not match meta.json; rebuild the dataset")
 
-    @property
+    @functools.cached_property
     def fingerprint(self) -> str:
         "What training on this dataset depends on: its embeddings (`meta['key']`) and its captions with their splits."
         rows = self.table[["image", "caption", "split"]].values.tolist()  # the values, not the CSV's formatting

@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-from .config import ClipcapError, config_file_fields, one_line, replacing, write_text_atomic
+from .config import ClipcapError, config_file_fields, folder_problem, one_line, replacing, write_text_atomic
 
 # %% auto #0
 __all__ = ['METRICS', 'java_available', 'ptb_tokenize', 'spice_available', 'score', 'caption_split', 'caption_grid', 'evaluate',
@@ -185,10 +185,7 @@ def _default_out(checkpoint, split: str) -> Path:
 
 def _check_writable(out: Path):
     "A one-line error now, before any captioning, when the results cannot be written into the folder `out`."
-    there = out
-    while not there.exists() and there != there.parent: there = there.parent   # the folder it would be made in
-    if not there.is_dir(): raise ClipcapError(f"cannot write the results to {out}: {there} is not a folder")
-    if not os.access(there, os.W_OK | os.X_OK): raise ClipcapError(f"cannot write the results to {out}: {there} is read-only")
+    if why := folder_problem(out): raise ClipcapError(f"cannot write the results to {out}: {why}")
 
 def _why_no_grid(grid: int, images) -> str | None:
     if not grid: return "not asked for"

@@ -15,7 +15,7 @@ import av, numpy as np
 from av.stream import Disposition
 from PIL import Image
 
-from .config import ClipcapError, config_file_fields, write_text_atomic, replacing, _flush_folder, tell, one_line, printable, _add_methods
+from .config import ClipcapError, config_file_fields, write_text_atomic, replacing, _flush_folder, tell, one_line, printable, folder_problem, _add_methods
 
 # %% auto #0
 __all__ = ['END_SLACK', 'EPS', 'SCENE_THRESHOLD', 'MIN_SCENE_LEN', 'DEFAULT_EVERY', 'SUFFIX', 'VideoInfo', 'video_info',
@@ -512,13 +512,8 @@ def add_video_args(p):
 # %% ../nbs/06_video.ipynb #11e6f11f
 def _check_out_dir(out):
     "A one-line `ClipcapError` naming `out` (`-o`) if no folder can be made there: it, or a folder above it, is a file, or may not be written into."
-    if out is None: return                                      # no -o: beside each video
-    full = Path(out).absolute()
-    out = printable(out)                                        # as messages name it
-    there = next(p for p in (full, *full.parents) if p.exists() or p.is_symlink())   # the part that exists already
-    what = "it" if there == full else printable(there)
-    if not there.is_dir(): raise ClipcapError(f"cannot use {out} as the output folder: {what} is a file, not a folder")
-    if not os.access(there, os.W_OK | os.X_OK): raise ClipcapError(f"cannot use {out} as the output folder: no permission to write into {what}")
+    if out is not None and (why := folder_problem(out)):        # (no -o: beside each video)
+        raise ClipcapError(f"cannot use {printable(out)} as the output folder: {why}")
 
 # %% ../nbs/06_video.ipynb #c7bd7bb4
 def _check_beside(video):
