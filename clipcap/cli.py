@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, importlib, re, sys, traceback
 
-from .config import ClipcapError, keep_freed_memory, tell
+from .config import ClipcapError, keep_freed_memory, tell, printable
 
 # %% auto #0
 __all__ = ['COMMANDS', 'main', 'check_error']
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         tell("clipcap: interrupted")
         return 130
     except ClipcapError as e:
-        tell(f"clipcap: error: {e}")
+        tell(f"clipcap: error: {printable(e)}")                       # one line, whatever the names in it hold
         return 1
     except BrokenPipeError:                                            # e.g. `clipcap image ... | head`
         sys.stderr.close()
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         if debug: traceback.print_exc()
         msg = str(e).splitlines()[0] if str(e) else ""
-        tell(f"clipcap: error: {type(e).__name__}{': ' + msg if msg else ''}" + ("" if debug else " (run with --debug for details)"))
+        tell(f"clipcap: error: {type(e).__name__}{': ' + printable(msg) if msg else ''}" + ("" if debug else " (run with --debug for details)"))
         return 1
 
 # %% ../nbs/07_cli.ipynb #7bf71859

@@ -491,15 +491,15 @@ def _finish(out: Path, shards: list, table: pd.DataFrame, images: list, meta: di
 # %% ../nbs/02_data.ipynb #236dee83
 def _summary(meta: dict, out: Path) -> str:
     s = meta["splits"]
-    return (f"{out}: {meta['num_images']} images, {meta['num_captions']} captions "
+    return (f"{printable(out)}: {meta['num_images']} images, {meta['num_captions']} captions "
             f"(images: {s['train']} train, {s['val']} val, {s['test']} test), {meta['clip_model']} {meta['embedding']} "
             f"embeddings of {meta['dim']} values")
 
 def _report_failed(meta: dict, earlier: bool = False):
-    "Warn of the images left out; `earlier`: when the embeddings were made by an earlier run, which `--overwrite` repeats."
+    "Warn of the images left out, on one line whatever their names; `earlier`: when the embeddings were made by an earlier run, which `--overwrite` repeats."
     failed = meta["failed"]
     if not failed: return
-    listed = "; ".join(f"{f['image']}: {f['error']}" + (f" (captions file {f['where']})" if f.get("where") else "") for f in failed[:5]) + (f"; and {len(failed) - 5} more" if len(failed) > 5 else "")
+    listed = printable("; ".join(f"{f['image']}: {f['error']}" + (f" (captions file {f['where']})" if f.get("where") else "") for f in failed[:5])) + (f"; and {len(failed) - 5} more" if len(failed) > 5 else "")
     tell(f"clipcap: warning: {len(failed)} image(s) could not be read{' when the embeddings were made' if earlier else ''} "
          f"and were left out (listed in meta.json \"failed\"): {listed}" + ("; --overwrite embeds every image again" if earlier else ""))
 
@@ -686,7 +686,7 @@ def run_data(args) -> int:
         warnings.simplefilter("always")
         table = read_captions(args.captions, None if args.format == "auto" else args.format,
                               errors="skip" if args.skip_bad_rows else "raise")
-    for w in caught: tell(f"clipcap: warning: {w.message}")
+    for w in caught: tell(f"clipcap: warning: {printable(w.message)}")
     out = build_dataset(table, args.images, args.out, config, batch_size=args.batch_size, device=args.device,
                         num_workers=args.num_workers, overwrite=args.overwrite, progress=not args.quiet)
     from accelerate import PartialState

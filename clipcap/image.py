@@ -12,7 +12,7 @@ from typing import Iterator
 import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
-from .config import ClipcapError, config_file_fields, write_bytes_atomic, tell, one_line, printable, _add_methods
+from .config import ClipcapError, config_file_fields, write_bytes_atomic, tell, one_line, printable, folder_problem, _add_methods
 from .model import Net, pick_device, whole_passes
 from .data import ImageError, load_image, _name
 from .checkpoints import load_net
@@ -520,10 +520,8 @@ def run_image(args) -> int:
     if (args.workers or 0) < 0: raise ClipcapError(f"--workers must not be negative, got {args.workers}")
     pick_device(args.device)                                   # a wrong --device fails before the model loads
     res_dir = Path(args.res_path) if args.res_path else None
-    if res_dir is not None:
-        try: res_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as e: raise ClipcapError(f"cannot create the result folder {res_dir}: {e.strerror}") from None
-        if not os.access(res_dir, os.W_OK | os.X_OK): raise ClipcapError(f"cannot write into the result folder {res_dir}: no permission")
+    if res_dir is not None and (why := folder_problem(res_dir)):   # made when the first result is saved
+        raise ClipcapError(f"cannot use {printable(res_dir)} as the result folder: {why}")
     with Shard.from_env() as shard:                            # one process, or this one's share under torchrun
         captioner = Captioner.from_pretrained(shard.checkpoint(args.checkpoint, args.size), args.size, device=shard.device(args.device),
                                                preprocessing=args.preprocessing, **config_file_fields(args.config))
@@ -535,7 +533,7 @@ def run_image(args) -> int:
                     [items[i] for i in mine], batch_size=args.batch_size, keep_images=True, workers=args.workers, **decoding)):
                 if isinstance(result, ImageError): yield "error", result.reason; continue
                 if res_dir is not None:
-                    try: save_captioned(image, result, res_dir/names[i])
+                    try: res_dir.mkdir(parents=True, exist_ok=True); save_captioned(image, result, res_dir/names[i])
                     except OSError as e: yield "error", f"cannot save the result image: {e.strerror or e}"; continue
                 yield "caption", result
         failed = 0
