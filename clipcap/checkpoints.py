@@ -12,7 +12,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from .config import ClipcapError, Config, config_for_size, replacing
-from .model import Net, CONFIG_KEY, CONFIG_NAME, WEIGHTS_NAME
+from .model import Net, CONFIG_KEY, CONFIG_NAME, WEIGHTS_NAME, checkpoint_config
 
 # %% auto #0
 __all__ = ['FORMAT_NAMES', 'FORMATS', 'RELEASED', 'DRIVE_URL', 'read_state', 'checkpoint_format', 'seed_config', 'seed_weights',
@@ -190,11 +190,15 @@ def _is_own_folder(path: Path) -> bool:
 
 def load_net(source=None, size: str | None = None, **overrides) -> Net:
     "A `Net` from `source`: a clipcap checkpoint folder, a seed or ClipCap `.pt` file, a Hub id, or `None` (the released `size`)."
+    chosen = source is not None                                        # by the user, who may have named a size too
     if source is None: source = released_checkpoint(size or "S")
     path = Path(source)
     if path.is_file(): return net_from_file(path, size, **overrides)
     if path.is_dir():
-        if _is_own_folder(path): return Net.from_pretrained(path, **overrides)
+        if _is_own_folder(path):
+            if chosen and size is not None and _size_key(size) != _size_key(stated := checkpoint_config(path).size):   # it says its size
+                raise ClipcapError(f"{path} holds a size {stated} model, not {size}: leave the size out for a clipcap checkpoint folder")
+            return Net.from_pretrained(path, **overrides)
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in _CHECKPOINT_SUFFIXES)
         if len(files) == 1: return net_from_file(files[0], size, **overrides)
         raise ClipcapError(f"{path} is not a clipcap checkpoint folder ({CONFIG_NAME} + {WEIGHTS_NAME}) and holds "

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #b615092a
 from __future__ import annotations
-import atexit, contextlib, ctypes, difflib, functools, json, multiprocessing.util, os, platform, re, secrets
+import atexit, contextlib, ctypes, difflib, functools, json, math, multiprocessing.util, numbers, os, platform, re, secrets
 import shutil, stat, sys, tempfile, unicodedata
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
@@ -78,13 +78,24 @@ def _add_methods(cls, **methods):
 def _check(ok, msg):
     if not ok: raise ConfigError(msg)
 
+def _size_letter(size) -> str | None:
+    "`'S'` or `'L'` for a size named in any case (`'l'`, `' small '`, `'Large'`); None for anything else."
+    return {"S": "S", "SMALL": "S", "L": "L", "LARGE": "L"}.get(size.strip().upper()) if isinstance(size, str) else None
+
 def _validate(self: Config):
-    "Raise `ConfigError` naming the first field whose value cannot work."
+    "Raise `ConfigError` naming the first field whose value cannot work; store numbers as Python's and the size as its letter."
     for f in fields(self):
         v, t = getattr(self, f.name), f.type
-        if t == "int": _check(isinstance(v, int) and not isinstance(v, bool), f"{f.name} must be an integer, got {v!r}")
-        if t == "float": _check(isinstance(v, (int, float)) and not isinstance(v, bool), f"{f.name} must be a number, got {v!r}")
-        if t == "str": _check(isinstance(v, str) and v != "", f"{f.name} must be a non-empty string, got {v!r}")
+        if t == "int":
+            _check(isinstance(v, numbers.Integral) and not isinstance(v, bool), f"{f.name} must be an integer, got {v!r}")
+            v = int(v)                                                  # numpy's integers too, stored as Python's
+        if t == "float":
+            _check(isinstance(v, numbers.Real) and not isinstance(v, bool), f"{f.name} must be a number, got {v!r}")
+            _check(isinstance(v, numbers.Integral) or math.isfinite(v), f"{f.name} must be finite, got {v!r}")
+            v = int(v) if isinstance(v, numbers.Integral) else float(v)
+        if t == "str": _check(isinstance(v, str) and v != "", f"{f.name} must be a non-empty string, got {v!r}"); v = str(v)
+        setattr(self, f.name, v)
+    self.size = _size_letter(self.size) or self.size
     for name in "ep_len max_len n_heads forward_expansion".split():
         _check(getattr(self, name) >= 1, f"{name} must be at least 1, got {getattr(self, name)}")
     for name in "num_layers epochs batch_size_exp num_workers".split():
@@ -123,10 +134,9 @@ class ConfigL(Config):
 # %% ../nbs/00_config.ipynb #86d186be
 def config_for_size(size: str | None = "S", **overrides) -> Config:
     "The preset for `size` (`'S'` or `'L'`, any case; `None` means `'S'`) with `overrides` applied."
-    key = (size or "S").strip().upper() if isinstance(size, (str, type(None))) else None
-    presets = {"S": ConfigS, "SMALL": ConfigS, "L": ConfigL, "LARGE": ConfigL}
-    if key not in presets: raise ConfigError(f"size must be S or L, got {size!r}")
-    return presets[key](**overrides)
+    letter = _size_letter(size or "S") if size is None or isinstance(size, str) else None
+    if letter is None: raise ConfigError(f"size must be S or L, got {size!r}")
+    return {"S": ConfigS, "L": ConfigL}[letter](**overrides)
 
 # %% ../nbs/00_config.ipynb #7d9e5dab
 _TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}\.tmp(\.[^.]*)?")
@@ -276,12 +286,13 @@ def _from_dict(cls, d: dict) -> Config:
 
 @classmethod
 def _from_json(cls, path_or_text) -> Config:
-    "A config from a JSON file (or JSON text)."
-    text = str(path_or_text)
-    if not text.lstrip().startswith("{"):
+    "A config from a JSON file, or from JSON text: a string that starts with `{` or `[` (a `Path` is always a file)."
+    text = path_or_text
+    if not (isinstance(text, str) and text.lstrip()[:1] in ("{", "[")):
         path = Path(path_or_text)
         if not path.is_file(): raise ConfigError(f"config file not found: {path}")
-        text = path.read_text(encoding="utf-8-sig")
+        try: text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as e: raise ConfigError(f"config file {path} is not valid JSON: {e}") from None
     try: d = json.loads(text)
     except json.JSONDecodeError as e: raise ConfigError(f"config is not valid JSON: {e}") from None
     return cls.from_dict(d)
@@ -306,8 +317,11 @@ def config_file_fields(path) -> dict:
     return given
 
 def load_config(size: str | None = None, path=None, **overrides) -> Config:
-    "The preset for `size`, updated by the JSON file at `path` (if any), then by `overrides` (checked together)."
+    "The preset for `size` (else the file's), updated by the JSON file at `path` (if any), then by `overrides` (checked together)."
     given = _read_config_file(Path(path)) if path is not None else {}
+    asked, said = _size_letter(size), _size_letter(given.get("size"))
+    if asked and said and asked != said:
+        raise ConfigError(f"config file {path} says size {given['size']!r}, but size {size!r} was asked for; leave out one of them")
     return config_for_size(size or given.get("size")).update(**{**given, **overrides})
 
 # %% ../nbs/00_config.ipynb #df1644bb

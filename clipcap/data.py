@@ -289,9 +289,13 @@ _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
 def to_rgb(image: Image.Image) -> Image.Image:
     "`image` as 8-bit RGB the way a viewer shows it: first frame, EXIF-oriented, transparency on white, depth scaled."
-    if getattr(image, "n_frames", 1) > 1: image.seek(0)
+    original, frame = image, (image.tell() if getattr(image, "n_frames", 1) > 1 else 0)
+    if frame: image.seek(0)
     try: image = ImageOps.exif_transpose(image)                # a transposed copy, or a plain copy without the tag
     except Exception: image = image.copy()                     # unreadable EXIF: keep the pixels as stored
+    finally:
+        if frame: original.seek(frame)                         # the caller's animation stays on its frame
+    if image.mode == "La": image = image.convert("LA")         # premultiplied alpha: PIL converts it to LA only
     mode = image.mode
     if mode in _ALPHA_MODES or (mode in ("P", "L", "RGB") and "transparency" in image.info):
         rgba = image.convert("RGBA")
@@ -305,7 +309,10 @@ def to_rgb(image: Image.Image) -> Image.Image:
 # %% ../nbs/02_data.ipynb #b1eba113
 def image_from_array(a) -> Image.Image:
     "An RGB PIL image from an `H×W`, `H×W×1`, `H×W×3` or `H×W×4` array (or channels-first) of any numeric dtype."
-    if torch.is_tensor(a): a = a.detach().cpu().numpy()
+    if torch.is_tensor(a):
+        a = a.detach().cpu()
+        if a.is_floating_point() and a.dtype not in (torch.float16, torch.float32, torch.float64): a = a.float()   # bfloat16: no numpy type
+        a = a.numpy()
     a = np.asarray(a)
     if a.ndim == 3 and a.shape[0] in (1, 3, 4) and a.shape[-1] not in (1, 3, 4): a = a.transpose(1, 2, 0)  # channels first
     if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
@@ -347,13 +354,14 @@ def _decode(source) -> Image.Image:
 
 def load_image(source, name: str | None = None) -> Image.Image:
     "An RGB PIL image from a path, bytes, a file object, a PIL image or an array; `ImageError` names what cannot be read."
-    name = name or _name(source)
+    name = name or _name(source) or "''"
     if isinstance(source, (bytes, bytearray, memoryview)): source = io.BytesIO(bytes(source))
     if hasattr(source, "read") and hasattr(source, "seek"):
         if not source.read(1): raise ImageError(name, "empty file (0 bytes)")
         source.seek(0)
     elif isinstance(source, (str, os.PathLike)):
         path = Path(source)
+        if not os.fspath(source): raise ImageError(name, "an empty name, not a file")   # (Path("") is the current folder)
         if not path.exists(): raise ImageError(name, "no files match this pattern" if glob.has_magic(str(source)) else "no such file")
         if path.is_dir():
             images = any(f.suffix.lower() in Image.registered_extensions() for f in path.iterdir())

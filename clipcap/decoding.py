@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib, math, numbers
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .config import ClipcapError, ConfigError
@@ -21,6 +22,7 @@ DECODING_KEYS = ("max_len", "min_len", "num_beams", "do_sample", "temperature", 
 def check_decoding(max_len: int, min_len: int = 0, num_beams: int = 1, do_sample: bool = False, temperature: float = 1.0,
                    top_k: int = 0, top_p: float = 1.0, seed: int | None = None):
     "Raise a one-line `ClipcapError` for the first decoding keyword that cannot work."
+    if not isinstance(do_sample, (bool, np.bool_)): raise ClipcapError(f"do_sample must be True or False, got {do_sample!r}")
     whole = dict(max_len=max_len, min_len=min_len, num_beams=num_beams, top_k=top_k) | ({} if seed is None else dict(seed=seed))
     for name, value in whole.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Integral): raise ClipcapError(f"{name} must be a whole number, got {value!r}")
@@ -29,9 +31,11 @@ def check_decoding(max_len: int, min_len: int = 0, num_beams: int = 1, do_sample
     if max_len < 1: raise ClipcapError(f"max_len must be at least 1, got {max_len}")
     if not 0 <= min_len <= max_len: raise ClipcapError(f"min_len must be between 0 and max_len ({max_len}), got {min_len}")
     if num_beams < 1: raise ClipcapError(f"num_beams must be at least 1, got {num_beams}")
-    if not temperature > 0: raise ClipcapError(f"temperature must be positive, got {temperature}")
+    if not 0 < temperature < math.inf: raise ClipcapError(f"temperature must be positive and finite, got {temperature}")
     if top_k < 0: raise ClipcapError(f"top_k must not be negative, got {top_k}")
     if not 0 < top_p <= 1: raise ClipcapError(f"top_p must be in (0, 1], got {top_p}")
+    if seed is not None and not -2 ** 127 <= int(seed) < 2 ** 127:         # `Draws` mixes the seed in as 16 bytes
+        raise ClipcapError(f"seed must be between -2**127 and 2**127 - 1, got {seed}")
 
 # %% ../nbs/00a_decoding.ipynb #115463f9
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ def image_keys(embeds: torch.Tensor) -> list[bytes]:
     return [hashlib.sha256(row.numpy().tobytes()).digest() for row in rows]
 
 class Draws:
-    "One random stream per image, seeded by `seed` and the image's key: an image's draws never depend on its batch."
+    "One random stream per image, seeded by `seed` (any int in [-2**127, 2**127)) and the image's key: an image's draws never depend on its batch, so copies of one image in a call draw alike (seeded or not); other samples need other seeds."
     def __init__(self, keys: list[bytes], seed: int | None = None):
         if seed is None: seed = int(torch.randint(2 ** 62, ()))     # unseeded: a fresh draw each time
         salt = int(seed).to_bytes(16, "little", signed=True)

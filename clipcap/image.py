@@ -4,10 +4,10 @@
 
 # %% ../nbs/05_image.ipynb #e024a6b5
 from __future__ import annotations
-import argparse, glob, html, io, itertools, json, math, os, sys, threading, time
+import argparse, collections, contextlib, glob, html, io, itertools, json, math, os, sys, threading, time
 from collections import deque
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
@@ -35,18 +35,23 @@ def _is_single(x) -> bool:
     "Whether `x` is one input (a path, an image, an array), not a list of them."
     return isinstance(x, (str, os.PathLike, Image.Image, np.ndarray, bytes, bytearray, memoryview)) or torch.is_tensor(x) or hasattr(x, "read")
 
+def _is_many(x) -> bool:
+    "Whether `x` is a folder or a glob pattern, which stands for a list of files (an empty name is neither: `Path('')` is the current folder)."
+    if not isinstance(x, (str, os.PathLike)) or not os.fspath(x): return False
+    return Path(x).is_dir() or (not Path(x).exists() and glob.has_magic(str(x)))
+
 def _expand(source) -> list:
-    if not isinstance(source, (str, os.PathLike)): return [source]
+    if not _is_many(source): return [source]
     path = Path(source)
     if path.is_dir():
         files = sorted(f for f in path.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and not f.name.startswith(".") and f.is_file())
         return files or [source]
-    if not path.exists() and glob.has_magic(str(source)):
-        return sorted(Path(m) for m in glob.glob(str(source), recursive=True) if Path(m).is_file()) or [source]
-    return [source]
+    return sorted(Path(m) for m in glob.glob(str(source), recursive=True) if Path(m).is_file()) or [source]
 
 def expand_images(sources) -> list:
     "One input or a list of them as a flat list: folders become their image files, glob patterns their matches (sorted)."
+    if not _is_single(sources) and not (isinstance(sources, Iterable) and not isinstance(sources, (dict, np.generic))):
+        raise ClipcapError(f"cannot caption {type(sources).__name__}: give a path, folder, glob pattern, PIL image or array, or a list of them")
     return [item for s in ([sources] if _is_single(sources) else sources) for item in _expand(s)]
 
 # %% ../nbs/05_image.ipynb #4a8efd6b
@@ -165,10 +170,6 @@ class Captioner:
     @classmethod
     def from_pretrained(cls, source=None, size: str | None = None, device=None, preprocessing: str = "auto", **overrides) -> "Captioner":
         "A Captioner for the checkpoint `source` (anything `-C` takes), or the released one of `size` when `source` is None."
-        if source is None:
-            try: from clipcap.checkpoints import released_checkpoint
-            except ImportError: raise ClipcapError("no checkpoint given: pass one with -C (a checkpoint folder or .pt file)") from None
-            source = released_checkpoint(size or "S")
         net = source if isinstance(source, Net) else load_net(source, size, **overrides)
         return cls(net, device=device, preprocessing=preprocessing)
 
@@ -290,18 +291,26 @@ def _check_decoding(self: Captioner, decoding: dict):
     if unknown: raise ClipcapError(f"unknown decoding option {unknown[0]!r}; known: {', '.join(DECODING_KEYS)}")
     self.net.check_decoding(**decoding)                                    # before any image is read
 
+def _locks_for_repeats(items) -> dict:
+    "A lock per object (not a path) that `items` holds more than once, by `id`: a lazy PIL image, a file object."
+    counts = collections.Counter(id(x) for x in items if not isinstance(x, (str, os.PathLike)))
+    return {key: threading.Lock() for key, n in counts.items() if n > 1}
+
 def _caption_files(self: Captioner, sources, batch_size: int = 32, progress: bool = False, keep_images: bool = False,
                    workers: int | None = None, **decoding) -> Iterator[tuple]:
     "Yield `(input, caption)` per input, in order; `(input, ImageError)` for one that cannot be read."
     from tqdm.auto import tqdm
-    if batch_size < 1: raise ClipcapError(f"batch size must be at least 1, got {batch_size}")
-    batch_size = whole_passes(batch_size, self.device)                     # a pass takes EXACT_BATCH images anyway: fill it
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ClipcapError(f"batch size must be a whole number of at least 1, got {batch_size!r}")
+    batch_size = whole_passes(int(batch_size), self.device)                     # a pass takes EXACT_BATCH images anyway: fill it
     self._check_decoding(decoding)
     items = expand_images(sources)
     workers = min(default_workers() if workers is None else workers, len(items) - 1)   # one image: no thread to wait for
+    locks = _locks_for_repeats(items)
     def load(source):
-        try: return self.prepare(source)
-        except ImageError as e: return e, None
+        with locks.get(id(source), contextlib.nullcontext()):                 # an object given twice: one thread at a time
+            try: return self.prepare(source)
+            except ImageError as e: return e, None
     loaded = ordered_map(load, items, workers, ahead=batch_size + workers)     # the next batch loads during this one
     bar = tqdm(total=len(items), unit="image", desc="captioning", disable=not progress, file=sys.stderr)
     try:
@@ -323,9 +332,8 @@ _add_methods(Captioner, _check_decoding=_check_decoding, caption_files=_caption_
 
 # %% ../nbs/05_image.ipynb #337d7d8d
 def _caption(self: Captioner, images, batch_size: int = 32, progress: bool = False, **decoding):
-    "Captions of `images`: a path, folder, glob, PIL image or array (a `str`), or a list of them (a `list[str]`)."
-    many = isinstance(images, (str, os.PathLike)) and (Path(images).is_dir() or (not Path(images).exists() and glob.has_magic(str(images))))
-    single = _is_single(images) and not many
+    "Captions of `images`: one path, PIL image or array gives a `str`; a folder, a glob pattern or a list gives a `list[str]`."
+    single = _is_single(images) and not _is_many(images)
     captions = []
     for source, result in self.caption_files(images, batch_size=batch_size, progress=progress, **decoding):
         if isinstance(result, Exception): raise result

@@ -150,8 +150,11 @@ class ImageEncoder(nn.Module):
         self.dim = clip.config.hidden_size if embedding == "pooled" else clip.config.projection_dim
 
     def preprocess(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        "Resize, crop and normalise PIL images as CLIP expects: `(B, 3, H, W)`."
-        images = [im if im.mode == "RGB" else im.convert("RGB") for im in images]
+        "Resize, crop and normalise PIL images as CLIP expects: `(B, 3, H, W)`; other modes than RGB are read as a viewer shows them."
+        from clipcap.data import to_rgb                        # (the data chapter, which builds on this one)
+        if wrong := [type(im).__name__ for im in images if not isinstance(im, Image.Image)]:
+            raise ClipcapError(f"expected PIL images, got {wrong[0]}; Captioner.caption reads paths, files and arrays")
+        images = [to_rgb(im) for im in images]
         return self.processor(images=images, return_tensors="pt")["pixel_values"]
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
@@ -780,6 +783,8 @@ def _check_decoding(self: Net, max_len: int | None = None, **decoding):
     check_decoding(max_len, **decoding)
     room = self.text_decoder.model.config.n_positions - self.config.ep_len
     if max_len > room: raise ClipcapError(f"max_len {max_len} is more than this model can write ({room} tokens)")
+    vocab = self.text_decoder.model.config.vocab_size
+    if decoding.get("num_beams", 1) > vocab: raise ClipcapError(f"num_beams {decoding['num_beams']} is more than this model's {vocab} tokens")
 
 def _text(self: Net, ids: list[int]) -> str:
     "The caption a user reads for one image's token ids, written as its decoding family wrote text."
@@ -841,7 +846,14 @@ def checkpoint_config(path) -> Config:
 def _net_from_pretrained(cls, path, **overrides) -> Net:
     "Load a clipcap checkpoint folder; `overrides` are config fields (e.g. local backbone folders)."
     config, state = read_checkpoint(path)
+    heads = overrides.get("n_heads", config.n_heads)              # the one part of the shape that its weights cannot show
+    if config.mapping == "transformer" and heads != config.n_heads:
+        raise ClipcapError(f"{path} was trained with n_heads={config.n_heads}; its mapping cannot run with n_heads={heads}")
     net = cls(config.update(**overrides))
+    own = net.state_dict()
+    if wrong := next((k for k in sorted(state) if k in own and state[k].shape != own[k].shape), None):
+        raise ClipcapError(f"{Path(path)/WEIGHTS_NAME} does not fit this config: {wrong} is {tuple(state[wrong].shape)} there, "
+                           f"{tuple(own[wrong].shape)} here")
     missing, unexpected = net.load_state_dict(state, strict=False)
     expected = set(net._stored_state())
     if unexpected or expected - set(state):
