@@ -11,8 +11,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from .config import ClipcapError, Config, config_for_size, replacing
-from .model import Net, CONFIG_KEY, CONFIG_NAME, WEIGHTS_NAME, checkpoint_config
+from .config import ClipcapError, Config, config_for_size, replacing, _size_letter
+from .model import Net, CONFIG_KEY, CONFIG_NAME, WEIGHTS_NAME, checkpoint_config, _mismatch
 
 # %% auto #0
 __all__ = ['FORMAT_NAMES', 'FORMATS', 'RELEASED', 'DRIVE_URL', 'read_state', 'checkpoint_format', 'seed_config', 'seed_weights',
@@ -156,8 +156,7 @@ def _load_weights(net: Net, weights: dict, covers: tuple[str, ...], path) -> Net
     "Load `weights` into `net`; every weight must fit, and every parameter under `covers` must be given."
     try: missing, unexpected = net.load_state_dict(weights, strict=False)
     except RuntimeError as e:
-        detail = next((l.strip() for l in str(e).splitlines() if "size mismatch" in l), _first_line(e))
-        raise ClipcapError(f"{path} does not fit a model built from {net.config.clip_model!r} and {net.config.text_model!r}: {detail}") from None
+        raise ClipcapError(f"{path} does not fit a model built from {net.config.clip_model!r} and {net.config.text_model!r}: {_mismatch(e)}") from None
     tied = {"text_decoder.model.lm_head.weight"} if net.text_decoder.model.config.tie_word_embeddings else set()
     missing = [k for k in missing if k.startswith(covers) and k not in tied]
     if unexpected or missing:
@@ -196,7 +195,7 @@ def load_net(source=None, size: str | None = None, **overrides) -> Net:
     if path.is_file(): return net_from_file(path, size, **overrides)
     if path.is_dir():
         if _is_own_folder(path):
-            if chosen and size is not None and _size_key(size) != _size_key(stated := checkpoint_config(path).size):   # it says its size
+            if chosen and size is not None and _size_letter(size) != _size_letter(stated := checkpoint_config(path).size):   # it says its size
                 raise ClipcapError(f"{path} holds a size {stated} model, not {size}: leave the size out for a clipcap checkpoint folder")
             return Net.from_pretrained(path, **overrides)
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in _CHECKPOINT_SUFFIXES)
@@ -216,7 +215,7 @@ def cache_folder(cache_dir=None) -> Path:
     return Path(cache_dir or os.environ.get("CLIPCAP_CACHE") or Path.home()/".cache"/"clipcap").expanduser()
 
 def _size_key(size) -> str:
-    key = {"S": "S", "SMALL": "S", "L": "L", "LARGE": "L"}.get(str(size or "S").strip().upper())
+    key = _size_letter(size or "S")
     if key is None: raise ClipcapError(f"size must be S or L, got {size!r}")
     return key
 

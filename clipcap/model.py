@@ -842,6 +842,11 @@ def checkpoint_config(path) -> Config:
     return read_checkpoint(path, weights=False)[0]
 
 # %% ../nbs/01_model.ipynb #d770e0e3
+def _mismatch(e: RuntimeError) -> str:
+    "The first shape that does not fit, from `load_state_dict`'s error (which lists them all, a line each)."
+    lines = str(e).splitlines()
+    return next((l.strip() for l in lines if "size mismatch" in l), lines[0] if lines else type(e).__name__)
+
 @classmethod
 def _net_from_pretrained(cls, path, **overrides) -> Net:
     "Load a clipcap checkpoint folder; `overrides` are config fields (e.g. local backbone folders)."
@@ -850,11 +855,8 @@ def _net_from_pretrained(cls, path, **overrides) -> Net:
     if config.mapping == "transformer" and heads != config.n_heads:
         raise ClipcapError(f"{path} was trained with n_heads={config.n_heads}; its mapping cannot run with n_heads={heads}")
     net = cls(config.update(**overrides))
-    own = net.state_dict()
-    if wrong := next((k for k in sorted(state) if k in own and state[k].shape != own[k].shape), None):
-        raise ClipcapError(f"{Path(path)/WEIGHTS_NAME} does not fit this config: {wrong} is {tuple(state[wrong].shape)} there, "
-                           f"{tuple(own[wrong].shape)} here")
-    missing, unexpected = net.load_state_dict(state, strict=False)
+    try: missing, unexpected = net.load_state_dict(state, strict=False)
+    except RuntimeError as e: raise ClipcapError(f"{Path(path)/WEIGHTS_NAME} does not fit this config: {_mismatch(e)}") from None
     expected = set(net._stored_state())
     if unexpected or expected - set(state):
         raise ClipcapError(f"{Path(path)/WEIGHTS_NAME} does not fit this config: "
