@@ -4,12 +4,12 @@
 
 # %% ../nbs/07_cli.ipynb #a1f18fed
 from __future__ import annotations
-import argparse, importlib, re, sys, traceback
+import argparse, contextlib, importlib, re, signal, sys, threading, traceback
 
 from .config import ClipcapError, keep_freed_memory, tell, printable
 
 # %% auto #0
-__all__ = ['COMMANDS', 'main', 'check_error']
+__all__ = ['COMMANDS', 'Terminated', 'main', 'check_error']
 
 # %% ../nbs/07_cli.ipynb #9b743b74
 COMMANDS = {  # name: (module, one-line help)
@@ -64,6 +64,18 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return args
 
 # %% ../nbs/07_cli.ipynb #475bc151
+class Terminated(KeyboardInterrupt):
+    "SIGTERM, raised where Ctrl-C raises `KeyboardInterrupt`, so that whatever cleans up after Ctrl-C cleans up after it too."
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    "While inside, SIGTERM (`kill`, `docker stop`, Slurm, torchrun passing it on) raises `Terminated` in the main thread."
+    if threading.current_thread() is not threading.main_thread(): yield; return   # (only the main thread may set handlers)
+    def handle(signum, frame): raise Terminated()
+    saved = signal.signal(signal.SIGTERM, handle)
+    try: yield
+    finally: signal.signal(signal.SIGTERM, saved)
+
 def main(argv: list[str] | None = None) -> int:
     "The `clipcap` console script: run a subcommand; return its exit status."
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -71,12 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parse(argv)
         keep_freed_memory()                                            # a command is its own process: see clipcap.config
-        return int(args.run(args) or 0)
+        with _terminate_as_interrupt(): return int(args.run(args) or 0)
     except SystemExit as e:                                            # argparse: --help, or a usage error
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    except KeyboardInterrupt:
-        tell("clipcap: interrupted")
-        return 130
+    except KeyboardInterrupt as e:
+        tell("clipcap: terminated" if isinstance(e, Terminated) else "clipcap: interrupted")
+        return 143 if isinstance(e, Terminated) else 130
     except ClipcapError as e:
         tell(f"clipcap: error: {printable(e)}")                       # one line, whatever the names in it hold
         return 1

@@ -109,6 +109,7 @@ class _Walk:
         self.errors, self.frames, self.last, self.last_end, self.damage, self.overstated = 0, 0, None, 0.0, None, False
         self.step = _frame_step(self.stream)                          # a frame's length when it states none
         self.next = Fraction(self.info.start)                          # where a frame with no timestamp is shown
+        self.last_pts = self.last_dts = None; self.faulty_pts = self.faulty_dts = 0   # for _timestamp
 
     def __enter__(self): return self
     def __exit__(self, *exc): self.container.close()
@@ -124,6 +125,14 @@ class _Walk:
                 return
             yield packet
 
+    def _timestamp(self, frame) -> int | None:
+        "FFmpeg's best-effort timestamp (`guess_correct_pts`): the frame's pts, unless pts have gone backwards more often than dts (then None without a dts)."
+        pts, dts = frame.pts, frame.dts
+        if dts is not None: self.faulty_dts += self.last_dts is not None and dts <= self.last_dts
+        if pts is not None: self.faulty_pts += self.last_pts is not None and pts <= self.last_pts
+        self.last_dts, self.last_pts = (dts if dts is not None else pts), (pts if pts is not None else dts)
+        return pts if pts is not None and self.faulty_pts <= self.faulty_dts else dts
+
     def __iter__(self) -> Iterator[tuple[float, av.VideoFrame]]:
         start = self.info.start
         for packet in self._packets():
@@ -134,7 +143,7 @@ class _Walk:
             for frame in decoded:
                 tb = frame.time_base or self.stream.time_base
                 length = frame.duration * tb if frame.duration else self.step          # seconds, exactly (a Fraction)
-                if frame.pts is not None: when = frame.pts * tb
+                if (stamp := self._timestamp(frame)) is not None: when = stamp * tb
                 elif length: when = self.next                  # no timestamp (a raw stream): when the frame before ends
                 else: continue                                 # no timestamp and no length: we cannot know when it is shown
                 t = float(when) - start
@@ -334,6 +343,9 @@ class _FrameFolder:
 
     def commit(self) -> Path:
         if self.tmp is None: return self.target                 # no frame was sampled: no folder to keep
+        if self.target.exists() and not self.target.is_dir():    # a user's file is not ours to move aside
+            self.discard()
+            raise ClipcapError(f"cannot save the frames in {printable(self.target)}: a file has that name")
         _flush_folder(self.tmp)
         old = self.target.with_name(f".{self.target.name}.{secrets.token_hex(4)}.old")   # a name of this run's own
         try: self.target.rename(old)
@@ -471,13 +483,21 @@ def output_paths(video, out_dir=None) -> dict[str, Path]:
     return dict(srt=folder/f"{stem}{SUFFIX}.srt", vtt=folder/f"{stem}{SUFFIX}.vtt", json=folder/f"{stem}{SUFFIX}.json",
                 frames=folder/f"{stem}_captioning_frames")
 
+# %% ../nbs/06_video.ipynb #cf70a327
+def _check_outputs(video, out_dir=None, frames: bool = False):
+    "A one-line `ClipcapError` if a folder has a subtitle file's name, or (with `frames`) a file has the frames folder's."
+    paths = output_paths(video, out_dir)
+    if taken := next((p for kind, p in paths.items() if kind != "frames" and p.is_dir()), None):
+        raise ClipcapError(f"cannot write {printable(taken)}: a folder has that name")
+    if frames and paths["frames"].exists() and not paths["frames"].is_dir():
+        raise ClipcapError(f"cannot save the frames in {printable(paths['frames'])}: a file has that name")
+
 # %% ../nbs/06_video.ipynb #ebe26e61
 def write_subtitles(cues: list[Cue], video, out_dir=None, lang: str = "en") -> dict[str, Path]:
     "Write `<stem>_caption.srt`, `.vtt` and `.json` for `video` (beside it, or into `out_dir`): all three in full before any replaces a file."
     paths = output_paths(video, out_dir)
     texts = dict(srt=srt_text(cues), vtt=vtt_text(cues), json=json_text(cues, lang))
-    taken = next((paths[kind] for kind in texts if paths[kind].is_dir()), None)
-    if taken is not None: raise ClipcapError(f"cannot write {printable(taken)}: a folder has that name")
+    _check_outputs(video, out_dir)                             # (checked again: time has passed since the command began)
     where = paths["srt"].parent
     try:
         with contextlib.ExitStack() as files:                  # every temporary file filled, then the three renames
@@ -560,6 +580,7 @@ def run_video(args) -> int:
         try:
             video_info(v)
             if args.out is None: _check_beside(v)                # and so does one whose outputs cannot go beside it
+            _check_outputs(v, args.out, args.frames)            # or that something stands in the way of
         except ClipcapError as e: bad[v] = str(e)
     if len(bad) == len(videos):
         if len(videos) == 1: raise ClipcapError(bad[videos[0]])
