@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np, pandas as pd, torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
 from .config import Config, ClipcapError, load_config, write_text_atomic, replacing, owning, is_temporary, tell, printable, LOCK_NAME
@@ -287,8 +287,15 @@ def _to_uint8(a: np.ndarray) -> np.ndarray:
 # %% ../nbs/02_data.ipynb #d9d48705
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    "`image` as 8-bit RGB the way a viewer shows it: first frame, EXIF-oriented, transparency on white, depth scaled."
+def _as_shown(image: Image.Image) -> bool:
+    "Whether `image` is already what `to_rgb` makes of it: one RGB frame, no transparent colour, no EXIF turn."
+    if image.mode != "RGB" or getattr(image, "n_frames", 1) > 1 or "transparency" in image.info: return False
+    try: return image.getexif().get(ExifTags.Base.Orientation, 1) == 1
+    except Exception: return True                              # unreadable EXIF: `to_rgb` keeps the pixels as stored
+
+def to_rgb(image: Image.Image, copy: bool = True) -> Image.Image:
+    "`image` as 8-bit RGB the way a viewer shows it: first frame, EXIF-oriented, transparency on white, depth scaled; a new image, or with `copy=False` `image` itself when it is that already."
+    if not copy and _as_shown(image): return image
     original, frame = image, (image.tell() if getattr(image, "n_frames", 1) > 1 else 0)
     if frame: image.seek(0)
     try: image = ImageOps.exif_transpose(image)                # a transposed copy, or a plain copy without the tag

@@ -154,7 +154,7 @@ class ImageEncoder(nn.Module):
         from clipcap.data import to_rgb                        # (the data chapter, which builds on this one)
         if wrong := [type(im).__name__ for im in images if not isinstance(im, Image.Image)]:
             raise ClipcapError(f"expected PIL images, got {wrong[0]}; Captioner.caption reads paths, files and arrays")
-        images = [to_rgb(im) for im in images]
+        images = [to_rgb(im, copy=False) for im in images]     # (most come from `load_image`, RGB already)
         return self.processor(images=images, return_tensors="pt")["pixel_values"]
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
