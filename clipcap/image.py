@@ -50,7 +50,7 @@ def _expand(source) -> list:
 
 def expand_images(sources) -> list:
     "One input or a list of them as a flat list: folders become their image files, glob patterns their matches (sorted)."
-    if not _is_single(sources) and not (isinstance(sources, Iterable) and not isinstance(sources, (dict, np.generic))):
+    if not _is_single(sources) and (isinstance(sources, dict) or not isinstance(sources, Iterable)):   # None, 3, np.uint8(3)
         raise ClipcapError(f"cannot caption {type(sources).__name__}: give a path, folder, glob pattern, PIL image or array, or a list of them")
     return [item for s in ([sources] if _is_single(sources) else sources) for item in _expand(s)]
 
