@@ -11,7 +11,7 @@ from statistics import median
 
 import torch
 
-from .config import ClipcapError, ConfigS, config_file_fields, keep_freed_memory, replacing, temporary_folder, write_text_atomic
+from .config import ClipcapError, ConfigS, config_file_overrides, keep_freed_memory, replacing, temporary_folder, write_text_atomic
 from .model import Net, demo_images, plain_inference, tiny_backbones, TINY_CAPTIONS
 
 # %% auto #0
@@ -504,11 +504,11 @@ def _load() -> list | None:
     except OSError: return None
 
 def _net(args, folder) -> tuple[Net, str]:
-    overrides = config_file_fields(args.config)
+    size, overrides = config_file_overrides(args.size, args.config)   # a file's size is the checkpoint's
     if args.checkpoint:
         from clipcap.checkpoints import load_net
         _say(f"loading {args.checkpoint}")
-        return load_net(args.checkpoint, args.size, **overrides), f"checkpoint {args.checkpoint}"
+        return load_net(args.checkpoint, size, **overrides), f"checkpoint {args.checkpoint}"
     _say(f"building random {args.shape}-shaped backbones")
     bb = tiny_backbones(Path(folder)/"backbones", shape=args.shape)
     small = dict(n_heads=2, num_layers=2) if args.shape == "tiny" else {}

@@ -15,7 +15,8 @@ from tqdm import tqdm
 # %% auto #0
 __all__ = ['LOCK_NAME', 'ClipcapError', 'ConfigError', 'Config', 'ConfigS', 'ConfigL', 'config_for_size', 'is_temporary',
            'replacing', 'write_bytes_atomic', 'write_text_atomic', 'FolderInUse', 'owning', 'config_file_fields',
-           'load_config', 'keep_freed_memory', 'temporary_folder', 'tell', 'one_line', 'printable', 'folder_problem']
+           'load_config', 'config_file_overrides', 'keep_freed_memory', 'temporary_folder', 'tell', 'one_line',
+           'printable', 'folder_problem']
 
 # %% ../nbs/00_config.ipynb #76bd5151
 class ClipcapError(Exception):
@@ -108,6 +109,9 @@ def _validate(self: Config):
            f"train_size and val_size must be fractions that add up to at most 1, got {self.train_size} and {self.val_size}")
     for name, choices in _CHOICES.items():
         if choices: _check(getattr(self, name) in choices, f"{name} must be one of {', '.join(choices)}; got {getattr(self, name)!r}")
+    preset = _size_letter(type(self).size)                             # the size this class's defaults are for
+    _check(self.size == preset, f"size {self.size!r} is not the preset {type(self).__name__} holds ({preset}): "
+                                f"start from config_for_size({self.size!r}) instead")
     return self
 
 _add_methods(Config, validate=_validate)
@@ -316,13 +320,24 @@ def config_file_fields(path) -> dict:
     except ConfigError as e: raise ConfigError(f"config file {path}: {e}") from None
     return given
 
-def load_config(size: str | None = None, path=None, **overrides) -> Config:
-    "The preset for `size` (else the file's), updated by the JSON file at `path` (if any), then by `overrides` (checked together)."
-    given = _read_config_file(Path(path)) if path is not None else {}
+def _same_size(size: str | None, given: dict, path) -> dict:
+    "The fields `given` by the config file at `path`, if its `size` (when it has one) is `size` (when there is one); else a one-line `ConfigError`."
     asked, said = _size_letter(size), _size_letter(given.get("size"))
     if asked and said and asked != said:
         raise ConfigError(f"config file {path} says size {given['size']!r}, but size {size!r} was asked for; leave out one of them")
+    return given
+
+def load_config(size: str | None = None, path=None, **overrides) -> Config:
+    "The preset for `size` (else the file's), updated by the JSON file at `path` (if any), then by `overrides` (checked together)."
+    given = _same_size(size, _read_config_file(Path(path)) if path is not None else {}, path)
     return config_for_size(size or given.get("size")).update(**{**given, **overrides})
+
+# %% ../nbs/00_config.ipynb #57b7f15d
+def config_file_overrides(size: str | None, path) -> tuple[str | None, dict]:
+    "The size to load (`size`, else the config file's) and the file's other fields, checked; what captioning commands pass to `load_net`."
+    given = _same_size(size, config_file_fields(path), path)
+    said = given.pop("size", None)
+    return size or said, given
 
 # %% ../nbs/00_config.ipynb #df1644bb
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3                           # mallopt's parameters, from glibc's <malloc.h>

@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-from .config import ClipcapError, config_file_fields, folder_problem, one_line, replacing, write_text_atomic
+from .config import ClipcapError, config_file_overrides, folder_problem, one_line, replacing, write_text_atomic
 
 # %% auto #0
 __all__ = ['METRICS', 'java_available', 'ptb_tokenize', 'spice_available', 'score', 'caption_split', 'caption_grid', 'evaluate',
@@ -241,11 +241,11 @@ def add_eval_args(p):
 
 def run_eval(args) -> int:
     "`clipcap eval`: caption a split with a checkpoint and print its metrics."
-    overrides = config_file_fields(args.config)                        # (checked now: a bad file is one line)
+    size, overrides = config_file_overrides(args.size, args.config)    # (checked now: a bad file is one line)
     decoding = dict(num_beams=args.beams, **({"max_len": args.max_len} if args.max_len is not None else {}))
     if args.batch_size < 1: raise ClipcapError(f"--batch-size must be at least 1, got {args.batch_size}")
     result = evaluate(args.checkpoint, args.data, args.split, args.out, args.images, args.batch_size, args.grid,
-                      args.metrics, progress=not (args.quiet or args.json), size=args.size, overrides=overrides, **decoding)
+                      args.metrics, progress=not (args.quiet or args.json), size=size, overrides=overrides, **decoding)
     if args.json: print(json.dumps(result, ensure_ascii=False))
     else:
         print(f"{result['split']} split: {result['images']} images, {result['captions']} reference captions")

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
-from .config import ClipcapError, config_file_fields, write_bytes_atomic, tell, one_line, printable, folder_problem, _add_methods
+from .config import ClipcapError, config_file_overrides, write_bytes_atomic, tell, one_line, printable, folder_problem, _add_methods
 from .model import Net, pick_device, whole_passes
 from .data import ImageError, load_image, _name
 from .checkpoints import load_net
@@ -524,6 +524,7 @@ def run_image(args) -> int:
     sources = [*args.img_path, *args.paths]
     if not sources: raise ClipcapError("no images given: pass image paths, folders or glob patterns (or -I PATH)")
     decoding = _decoding_args(args)                            # bad flags fail before the model loads
+    size, overrides = config_file_overrides(args.size, args.config)   # and a bad --config file
     if args.batch_size < 1: raise ClipcapError(f"--batch-size must be at least 1, got {args.batch_size}")
     if (args.workers or 0) < 0: raise ClipcapError(f"--workers must not be negative, got {args.workers}")
     pick_device(args.device)                                   # a wrong --device fails before the model loads
@@ -531,10 +532,10 @@ def run_image(args) -> int:
     if res_dir is not None and (why := folder_problem(res_dir)):   # made when the first result is saved
         raise ClipcapError(f"cannot use {printable(res_dir)} as the result folder: {why}")
     with Shard.from_env() as shard:                            # one process, or this one's share under torchrun
-        captioner = Captioner.from_pretrained(shard.checkpoint(args.checkpoint, args.size), args.size, device=shard.device(args.device),
-                                               preprocessing=args.preprocessing, **config_file_fields(args.config))
+        captioner = Captioner.from_pretrained(shard.checkpoint(args.checkpoint, size), size, device=shard.device(args.device),
+                                               preprocessing=args.preprocessing, **overrides)
         items = shard.common(lambda: expand_images(sources))   # one list for all: the main process's, read once
-        names = _result_names(items, args.size or captioner.net.config.size) if res_dir is not None else None
+        names = _result_names(items, size or captioner.net.config.size) if res_dir is not None else None
         mine = shard.take(range(len(items)))
         def captioned():                                       # this process's share: ("caption" or "error", text) each
             for i, (source, result, image) in zip(mine, captioner.caption_files(

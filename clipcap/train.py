@@ -13,7 +13,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from .config import Config, ClipcapError, config_file_fields, config_for_size, replacing, owning, tell
+from .config import Config, ClipcapError, config_file_overrides, config_for_size, replacing, owning, tell
 from .model import Net, CONFIG_NAME, WEIGHTS_NAME
 from .data import CaptionDataset, CaptionSplit
 
@@ -416,8 +416,8 @@ def _batch_size_exp(n: int | None) -> int | None:
 def run_train(args) -> int:
     "`clipcap train`: train, resume, or report that the run has finished; exit status 130 when stopped by a signal."
     given = lambda **flags: {k: v for k, v in flags.items() if v is not None}   # the flags the user typed
-    config = {**config_file_fields(args.config), **given(size=args.size, epochs=args.epochs, lr=args.lr,
-                                                          batch_size_exp=_batch_size_exp(args.batch_size))}
+    size, fields = config_file_overrides(args.size, args.config)              # -S and the file's size must agree
+    config = {**fields, **given(size=size, epochs=args.epochs, lr=args.lr, batch_size_exp=_batch_size_exp(args.batch_size))}
     options = given(accum=args.accum, clip_norm=args.clip_norm, weight_decay=args.weight_decay, precision=args.precision)
     summary = train(args.data, args.out, config, options, resume=args.resume, cpu=args.cpu, samples=args.samples,
                     save_every=args.save_every, wandb=args.wandb, progress=not args.quiet, verbose=not args.quiet)

@@ -15,7 +15,7 @@ import av, numpy as np
 from av.stream import Disposition
 from PIL import Image
 
-from .config import ClipcapError, config_file_fields, write_text_atomic, replacing, _flush_folder, tell, one_line, printable, folder_problem, _add_methods
+from .config import ClipcapError, config_file_overrides, write_text_atomic, replacing, _flush_folder, tell, one_line, printable, folder_problem, _add_methods
 
 # %% auto #0
 __all__ = ['END_SLACK', 'EPS', 'SCENE_THRESHOLD', 'MIN_SCENE_LEN', 'DEFAULT_EVERY', 'SUFFIX', 'VideoInfo', 'video_info',
@@ -570,6 +570,7 @@ def run_video(args) -> int:
     if args.every is not None and not (math.isfinite(args.every) and args.every > 0):
         raise ClipcapError(f"--every must be a positive number of seconds, got {args.every:g}")
     decoding = _decoding_args(args)
+    size, overrides = config_file_overrides(args.size, args.config)   # a bad --config file fails before anything is read
     targets = {}
     for v in videos:                                            # two videos must not write the same files
         srt = output_paths(v, args.out)["srt"].absolute()
@@ -589,7 +590,7 @@ def run_video(args) -> int:
     _check_out_dir(args.out)                                   # and a bad -o, before the model too
     with Shard.from_env() as shard:                            # one process, or this one's share under torchrun
         args.progress = shard.main and sys.stderr.isatty()
-        captioner = Captioner.from_pretrained(shard.checkpoint(args.checkpoint, args.size), args.size, device=shard.device(args.device), **config_file_fields(args.config))
+        captioner = Captioner.from_pretrained(shard.checkpoint(args.checkpoint, size), size, device=shard.device(args.device), **overrides)
         def captioned():                                        # this process's videos: (error or None, stdout lines, stderr lines)
             for i in shard.take(range(len(videos))):
                 if videos[i] in bad: yield bad[videos[i]], [], []; continue
