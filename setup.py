@@ -20,11 +20,14 @@ requirements = shlex.split(cfg.get('requirements', ''))
 if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_requirements', ''))
 min_python = cfg['min_python']
 license_expression = licenses.get(cfg['license'].lower(), cfg['license'])
+# setuptools took SPDX expressions in 77; an older one (what `pip install --no-build-isolation` builds with)
+# would drop `license_expression` with a warning, so it gets the same text as the older `license` field
+license_field = ({'license_expression': license_expression} if int(setuptools.__version__.split('.')[0]) >= 77
+           else {'license': license_expression})
 dev_requirements = shlex.split(cfg.get('dev_requirements', ''))
 
 setuptools.setup(
     name=cfg['lib_name'],
-    license_expression=license_expression,
     classifiers=['Development Status :: ' + statuses[int(cfg['status'])],
                  'Intended Audience :: ' + cfg['audience'].title(),
                  'Natural Language :: ' + cfg['language'].title()]
@@ -40,4 +43,4 @@ setuptools.setup(
     zip_safe=False,
     entry_points={'console_scripts': cfg.get('console_scripts', '').split(),
                   'nbdev': [f'{cfg.get("lib_path")}={cfg.get("lib_path")}._modidx:d']},
-    **setup_cfg)
+    **license_field, **setup_cfg)
