@@ -11,13 +11,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from .config import ClipcapError, Config, config_for_size, replacing, _size_letter
+from .config import ClipcapError, Config, config_file_overrides, config_for_size, replacing, _size_letter
 from .model import Net, CONFIG_KEY, CONFIG_NAME, WEIGHTS_NAME, checkpoint_config, _mismatch
 
 # %% auto #0
 __all__ = ['FORMAT_NAMES', 'FORMATS', 'RELEASED', 'DRIVE_URL', 'read_state', 'checkpoint_format', 'seed_config', 'seed_weights',
            'clipcap_config', 'clipcap_weights', 'net_from_file', 'load_net', 'cache_folder', 'released_checkpoint',
-           'add_download_args', 'run_download', 'hub_snapshot']
+           'hub_snapshot', 'fetch_backbones', 'add_download_args', 'run_download']
 
 # %% ../nbs/01a_checkpoints.ipynb #291db25e
 _WRAPPERS = ("model1_state_dict", "model_state_dict", "state_dict", "model")  # keys under which training scripts nest the weights
@@ -241,23 +241,41 @@ def released_checkpoint(size: str = "S", cache_dir=None, url: str | None = None,
         if fmt != "seed": raise ClipcapError(f"the download from {url} is {FORMAT_NAMES[fmt]} checkpoint, not the seed's {key} release")
     return target
 
+# %% ../nbs/01a_checkpoints.ipynb #25b92307
+def hub_snapshot(repo_id: str, revision: str | None = None, allow_patterns: list[str] | None = None, what: str = "checkpoint") -> Path:
+    "A local folder with the files of the Hugging Face Hub repo `repo_id` (those matching `allow_patterns`, if given), downloaded (once) by `huggingface_hub`."
+    from huggingface_hub import snapshot_download
+    try: return Path(snapshot_download(repo_id, revision=revision, allow_patterns=allow_patterns, endpoint=os.environ.get("HF_ENDPOINT"),
+                                       cache_dir=os.environ.get("HF_HUB_CACHE")))
+    except Exception as e:
+        raise ClipcapError(f"{what} {repo_id!r} is not a local file or folder, and cannot be fetched from the Hugging Face Hub: "
+                           f"{_first_line(e)}") from None
+
+# %% ../nbs/01a_checkpoints.ipynb #5ace1464
+_BACKBONE_FILES = ["*.json", "*.txt", "*.safetensors"]                  # configs, tokenizer and processor files, weights
+
+def fetch_backbones(config: Config) -> dict[str, Path]:
+    "Download `config`'s CLIP and GPT-2 (where they are Hub ids) into the Hugging Face cache that `from_pretrained` reads; their folders."
+    folders = {}
+    for field, what in [("clip_model", "CLIP model"), ("text_model", "GPT-2 model")]:
+        name = getattr(config, field)
+        if Path(name).is_dir(): folders[field] = Path(name); continue     # a local folder: nothing to fetch
+        folder = hub_snapshot(name, allow_patterns=_BACKBONE_FILES, what=what)
+        if not any(folder.glob("*.safetensors")):                        # an older repository: PyTorch's pickled weights
+            folder = hub_snapshot(name, allow_patterns=["*.json", "*.txt", "pytorch_model*.bin"], what=what)
+        folders[field] = folder
+    return folders
+
 # %% ../nbs/01a_checkpoints.ipynb #1dbca06c
 def add_download_args(parser):
     "Arguments of `clipcap download`."
-    parser.add_argument("-S", "--size", default="S", type=str.upper, choices=["S", "L"], help="model size (default: S)")
+    parser.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size (default: the --config file's, else S)")
     parser.add_argument("--cache", metavar="DIR", help="cache folder (default: $CLIPCAP_CACHE or ~/.cache/clipcap)")
 
 def run_download(args) -> int:
-    "Download the released checkpoint of `args.size` into the cache and print its path."
-    print(released_checkpoint(args.size, args.cache, quiet=False))
+    "Download the released checkpoint of the size, and the CLIP and GPT-2 it runs on, so that captioning needs no network; print its path."
+    size, overrides = config_file_overrides(args.size, args.config)   # a bad --config file fails before any download
+    path = released_checkpoint(size or "S", args.cache, quiet=False)
+    fetch_backbones(seed_config(read_state(path, mmap=True), size, path=path, **overrides))
+    print(path)
     return 0
-
-# %% ../nbs/01a_checkpoints.ipynb #25b92307
-def hub_snapshot(repo_id: str, revision: str | None = None) -> Path:
-    "A local folder with the files of the Hugging Face Hub repo `repo_id`, downloaded (once) by `huggingface_hub`."
-    from huggingface_hub import snapshot_download
-    try: return Path(snapshot_download(repo_id, revision=revision, endpoint=os.environ.get("HF_ENDPOINT"),
-                                       cache_dir=os.environ.get("HF_HUB_CACHE")))
-    except Exception as e:
-        raise ClipcapError(f"checkpoint {repo_id!r} is not a local file or folder, and cannot be fetched from the Hugging Face Hub: "
-                           f"{_first_line(e)}") from None

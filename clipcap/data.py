@@ -675,7 +675,7 @@ def add_data_args(p):
     p.add_argument("--captions", required=True, metavar="FILE", help="captions file: Flickr30k results.csv, COCO captions JSON, Karpathy split JSON, or CSV/JSONL of image,caption pairs")
     p.add_argument("--images", required=True, metavar="DIR", help="folder the captions file's image names are relative to")
     p.add_argument("--out", required=True, metavar="DIR", help="dataset folder to write (run again to resume it)")
-    p.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size whose CLIP model embeds the images (default S)")
+    p.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size whose CLIP model embeds the images (default: the --config file's, else S)")
     p.add_argument("-C", "--checkpoint", metavar="CKPT", help="embed with the CLIP model of this clipcap checkpoint folder")
     p.add_argument("--format", choices=["auto", *FORMATS], default="auto", help="captions file layout (default: recognised from the file)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="images per CLIP forward pass (default 64)")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from PIL import Image, ImageDraw
 
-from .config import ClipcapError, ConfigS, owning, replacing, LOCK_NAME
+from .config import ClipcapError, ConfigS, config_file_fields, owning, replacing, LOCK_NAME
 from .model import tiny_backbones
 from .data import build_dataset, CaptionDataset
 from .train import train
@@ -110,13 +110,14 @@ def _one_thread():
     finally: torch.set_num_threads(threads)
 
 # %% ../nbs/08_demo.ipynb #242c9f49
-def demo(out="clipcap-demo", quick: bool = False, seed: int = 0, progress: bool = True, log=print) -> dict:
-    "Draw a dataset, train tiny backbones on it, evaluate and caption held-out images and a video, all in `out`."
-    out = Path(out)
+def demo(out="clipcap-demo", quick: bool = False, seed: int = 0, progress: bool = True, log=print, overrides: dict | None = None) -> dict:
+    "Draw a dataset, train tiny backbones on it, evaluate and caption held-out images and a video, all in `out`; `overrides`: config fields."
+    out, overrides, sizes = Path(out), dict(overrides or {}), DEMO_SIZES["quick" if quick else "full"]
+    demo_config({"clip": "clip", "gpt2": "gpt2"}, sizes["epochs"]).update(**overrides)   # a bad field fails before anything is made
     with owning(out):                                                   # the folder is this demo's until it returns
         if any(p.name != LOCK_NAME for p in out.iterdir()):
             raise ClipcapError(f"{out} already exists and is not empty; remove it or pass another --out")
-        sizes, timings = DEMO_SIZES["quick" if quick else "full"], {}
+        timings = {}
         clock = time.time()
         def lap(name):
             nonlocal clock
@@ -125,12 +126,12 @@ def demo(out="clipcap-demo", quick: bool = False, seed: int = 0, progress: bool 
             log(f"[1/6] tiny backbones and {sizes['per_caption'] * len(DEMO_CAPTIONS)} drawn images in {out}")
             backbones = tiny_backbones(out/"backbones", captions=DEMO_CAPTIONS)
             table = draw_dataset(out/"images", sizes["per_caption"], seed)
-            config = demo_config(backbones, sizes["epochs"], seed=100 + seed)
+            config = demo_config(backbones, sizes["epochs"], seed=100 + seed).update(**overrides)
             lap("backbones and drawing")
             log("[2/6] clipcap data: CLIP embeddings of the images")
             data = build_dataset(table, out/"images", out/"data", config, num_workers=0, progress=progress, verbose=False)
             lap("dataset")
-            log(f"[3/6] clipcap train: {sizes['epochs']} epochs")
+            log(f"[3/6] clipcap train: {config.epochs} epochs")
             run = train(data, out/"model", config, samples=0, progress=progress, verbose=False)
             lap("training")
             log(f"      {run['steps']} steps; best validation loss {run['best_loss']:.4f}; loss plot in {out/'model'/'training'/'loss.png'}")
@@ -195,7 +196,7 @@ def _report(s: dict, log):
 # %% ../nbs/08_demo.ipynb #983d3832
 def add_demo_args(p):
     "The arguments of `clipcap demo`."
-    p.add_argument("--out", default="clipcap-demo", metavar="DIR", help="folder for everything the demo makes (default clipcap-demo; must not exist)")
+    p.add_argument("--out", default="clipcap-demo", metavar="DIR", help="folder for everything the demo makes (default clipcap-demo; must be empty or absent)")
     p.add_argument("--quick", action="store_true", help="the short version (about half the time; no METEOR)")
     p.add_argument("--seed", type=int, default=0, help="seed of the drawings and the training (default 0)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object instead of the report")
@@ -203,6 +204,6 @@ def add_demo_args(p):
 def run_demo(args) -> int:
     "`clipcap demo`: the offline demonstration."
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
-    summary = demo(args.out, quick=args.quick, seed=args.seed, progress=not args.json, log=log)
+    summary = demo(args.out, quick=args.quick, seed=args.seed, progress=not args.json, log=log, overrides=config_file_fields(args.config))
     if args.json: print(json.dumps(summary))
     return 0

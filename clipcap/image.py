@@ -485,7 +485,7 @@ def add_image_args(p: argparse.ArgumentParser):
     p.add_argument("-I", "--img-path", action="append", default=[], metavar="PATH", help="an image (may be repeated); -I images come first, then the PATHs, each in the order given")
     p.add_argument("-C", "--checkpoint", "--checkpoint-name", dest="checkpoint", metavar="CKPT",
                    help="checkpoint: a clipcap folder, the seed's model.pt or a ClipCap .pt (default: the released one for -S, downloaded once)")
-    p.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size, S or L (default: S, or the checkpoint's)")
+    p.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size, S or L (default: the checkpoint's, else the --config file's, else S)")
     _add_decoding_args(p)
     p.add_argument("-R", "--res-path", metavar="DIR", help="save each image with its caption drawn on it as DIR/<stem>-R<SIZE>.jpg")
     p.add_argument("--json", action="store_true", help='print one JSON object per line: {"path", "caption"} or {"path", "error"}')

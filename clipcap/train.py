@@ -394,7 +394,7 @@ def add_train_args(p):
     p.add_argument("--out", required=True, metavar="DIR",
                    help="run folder; it ends as the best checkpoint (use it with -C DIR), the training state in DIR/training")
     p.add_argument("--resume", action="store_true", help="continue the run in --out (starts one if there is none)")
-    p.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size preset (default S)")
+    p.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size preset (default: the --config file's, else S)")
     p.add_argument("--epochs", type=int, metavar="N", help="epochs to train (config epochs)")
     p.add_argument("--lr", type=float, metavar="LR", help="peak learning rate (config lr)")
     p.add_argument("--batch-size", type=int, metavar="N", help="captions per optimizer step, a power of two (config batch_size_exp)")

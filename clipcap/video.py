@@ -516,7 +516,7 @@ def add_video_args(p):
     p.add_argument("-V", "--video", action="append", default=[], metavar="PATH", help="a video to caption (the seed's flag; may be repeated); -V videos come first, then the PATHs, each in the order given")
     p.add_argument("-C", "--checkpoint", "--checkpoint-name", dest="checkpoint", metavar="CKPT",
                    help="checkpoint: a clipcap folder, the seed's model.pt or a ClipCap .pt (default: the released one for -S, downloaded once)")
-    p.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size, S or L (default: S, or the checkpoint's)")
+    p.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size, S or L (default: the checkpoint's, else the --config file's, else S)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("-N", "--num-frames", type=int, metavar="FRAMES", help="caption FRAMES frames spread evenly over the video")
     how.add_argument("--every", type=float, metavar="SEC", help=f"caption a frame every SEC seconds (the default, every {DEFAULT_EVERY:g} s)")
