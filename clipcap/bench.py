@@ -443,7 +443,7 @@ def bench_training(folder, images: int = 640, epochs: int = 2, batch_size_exp: i
 def add_bench_args(p):
     "The flags of `clipcap bench`."
     p.add_argument("-C", "--checkpoint", metavar="CKPT", help="a checkpoint to measure (default: random backbones of --shape)")
-    p.add_argument("-S", "--size", choices=["S", "L"], help="model size of the checkpoint, when it cannot be told from the file")
+    p.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size of the checkpoint, when it cannot be told from the file")
     p.add_argument("--shape", choices=["S", "tiny"], default="S", help="shape of the random backbones (default: S, ViT-B/32 + GPT-2 124M)")
     p.add_argument("--batch", type=int, default=32, help="images per batch (default: 32)")
     p.add_argument("--tokens", type=int, default=20, help="tokens per caption, forced (default: 20)")

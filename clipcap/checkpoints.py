@@ -16,8 +16,8 @@ from .model import Net, CONFIG_KEY, CONFIG_NAME, WEIGHTS_NAME, checkpoint_config
 
 # %% auto #0
 __all__ = ['FORMAT_NAMES', 'FORMATS', 'RELEASED', 'DRIVE_URL', 'read_state', 'checkpoint_format', 'seed_config', 'seed_weights',
-           'clipcap_config', 'clipcap_weights', 'net_from_file', 'load_net', 'cache_folder', 'released_checkpoint',
-           'hub_snapshot', 'fetch_backbones', 'add_download_args', 'run_download']
+           'clipcap_config', 'clipcap_weights', 'net_from_file', 'load_net', 'source_config', 'cache_folder',
+           'released_checkpoint', 'hub_snapshot', 'fetch_backbones', 'add_download_args', 'run_download']
 
 # %% ../nbs/01a_checkpoints.ipynb #291db25e
 _WRAPPERS = ("model1_state_dict", "model_state_dict", "state_dict", "model")  # keys under which training scripts nest the weights
@@ -163,13 +163,17 @@ def _load_weights(net: Net, weights: dict, covers: tuple[str, ...], path) -> Net
         raise ClipcapError(f"{path} does not fit this model: unexpected {sorted(unexpected)[:3]}, missing {sorted(missing)[:3]}")
     return net.eval()
 
-def net_from_file(path, size: str | None = None, **overrides) -> Net:
-    "A `Net` from a seed or ClipCap checkpoint file; `overrides` are config fields."
-    state = read_state(path, mmap=True)  # mapped, not read: the weights are copied into the Net once
+def _read_file(path, size: str | None, overrides: dict) -> tuple[dict, str, Config]:
+    "A seed or ClipCap checkpoint file's state dict (mapped, not read), its format, and the config it was trained with."
+    state = read_state(path, mmap=True)
     fmt = checkpoint_format(state)
     if fmt == "own": raise ClipcapError(f"{path} holds clipcap's own weights: pass the folder that holds it and its {CONFIG_NAME}")
-    make_config, make_weights = FORMATS[fmt]
-    config = make_config(state, size, path=path, **overrides)
+    return state, fmt, FORMATS[fmt][0](state, size, path=path, **overrides)
+
+def net_from_file(path, size: str | None = None, **overrides) -> Net:
+    "A `Net` from a seed or ClipCap checkpoint file; `overrides` are config fields."
+    state, fmt, config = _read_file(path, size, overrides)              # the weights are copied into the Net once
+    make_weights = FORMATS[fmt][1]
     has_gpt = any(k.startswith(("td.model.", "gpt.")) for k in state)
     covers = _COVERS[fmt] if has_gpt else tuple(p for p in _COVERS[fmt] if p != "text_decoder.model.")
     return _load_weights(Net(config), make_weights(state), covers, path)
@@ -187,24 +191,36 @@ def _is_own_folder(path: Path) -> bool:
     except Exception: return False                                      # unreadable: read as a file, it says why
     return CONFIG_KEY in meta or ("clipcap" in meta and (path/CONFIG_NAME).is_file())   # older saves: config.json
 
-def load_net(source=None, size: str | None = None, **overrides) -> Net:
-    "A `Net` from `source`: a clipcap checkpoint folder, a seed or ClipCap `.pt` file, a Hub id, or `None` (the released `size`)."
+def _locate(source, size: str | None) -> tuple[str, Path]:
+    "What `source` names: `(\"folder\", a clipcap checkpoint folder)` or `(\"file\", a seed or ClipCap file)`, fetched first if need be."
     chosen = source is not None                                        # by the user, who may have named a size too
     if source is None: source = released_checkpoint(size or "S")
-    path = Path(source)
-    if path.is_file(): return net_from_file(path, size, **overrides)
+    path = Path(source).expanduser()
+    if path.is_file(): return "file", path
     if path.is_dir():
         if _is_own_folder(path):
             if chosen and size is not None and _size_letter(size) != _size_letter(stated := checkpoint_config(path).size):   # it says its size
                 raise ClipcapError(f"{path} holds a size {stated} model, not {size}: leave the size out for a clipcap checkpoint folder")
-            return Net.from_pretrained(path, **overrides)
+            return "folder", path
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in _CHECKPOINT_SUFFIXES)
-        if len(files) == 1: return net_from_file(files[0], size, **overrides)
+        if len(files) == 1: return "file", files[0]
+        hint = ("; it holds a training run that has not saved a model yet (at its first epoch's end)" if (path/"training").is_dir()
+                else f"; did you mean {path/'model'}?" if _is_own_folder(path/"model") else "")   # (the folder clipcap demo fills)
         raise ClipcapError(f"{path} is not a clipcap checkpoint folder ({CONFIG_NAME} + {WEIGHTS_NAME}) and holds "
-                           f"{len(files)} checkpoint files, not one")
+                           f"{len(files)} checkpoint files, not one{hint}")
     if _HUB_ID.fullmatch(str(source)) and not str(source).endswith(_CHECKPOINT_SUFFIXES):
-        return load_net(hub_snapshot(str(source)), size, **overrides)
+        return _locate(hub_snapshot(str(source)), size)
     raise ClipcapError(f"checkpoint not found: {path}")
+
+def load_net(source=None, size: str | None = None, **overrides) -> Net:
+    "A `Net` from `source`: a clipcap checkpoint folder, a seed or ClipCap `.pt` file, a Hub id, or `None` (the released `size`)."
+    kind, path = _locate(source, size)
+    return Net.from_pretrained(path, **overrides) if kind == "folder" else net_from_file(path, size, **overrides)
+
+def source_config(source=None, size: str | None = None, **overrides) -> Config:
+    "The config `load_net(source, size, **overrides)` builds its model from, read without loading any weights or backbones."
+    kind, path = _locate(source, size)
+    return checkpoint_config(path).update(**overrides) if kind == "folder" else _read_file(path, size, overrides)[2]
 
 # %% ../nbs/01a_checkpoints.ipynb #b1893ba8
 RELEASED = {"S": "1pSQruQyg8KJq6VmzhMLFbT_VaHJMdlWF", "L": "1Gh32arzhW06C1ZJyzcJSSfdJDi3RgWoG"}  # Google Drive ids

@@ -97,6 +97,9 @@ def _validate(self: Config):
         if t == "str": _check(isinstance(v, str) and v != "", f"{f.name} must be a non-empty string, got {v!r}"); v = str(v)
         setattr(self, f.name, v)
     self.size = _size_letter(self.size) or self.size
+    for name in ("clip_model", "text_model"):                          # a local folder, as a full path: see below
+        folder = Path(getattr(self, name)).expanduser()
+        if folder.is_dir(): setattr(self, name, os.path.abspath(folder))
     for name in "ep_len max_len n_heads forward_expansion".split():
         _check(getattr(self, name) >= 1, f"{name} must be at least 1, got {getattr(self, name)}")
     for name in "num_layers epochs batch_size_exp num_workers".split():
@@ -337,7 +340,7 @@ def config_file_overrides(size: str | None, path) -> tuple[str | None, dict]:
     "The size to load (`size`, else the config file's) and the file's other fields, checked; what captioning commands pass to `load_net`."
     given = _same_size(size, config_file_fields(path), path)
     said = given.pop("size", None)
-    return size or said, given
+    return _size_letter(size or said) or size or said, given           # as its letter ("small": "S"), so that names and runs agree
 
 # %% ../nbs/00_config.ipynb #df1644bb
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3                           # mallopt's parameters, from glibc's <malloc.h>

@@ -12,8 +12,8 @@ import numpy as np, pandas as pd, torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from .config import Config, ClipcapError, load_config, write_text_atomic, replacing, owning, is_temporary, tell, printable, LOCK_NAME
-from .model import ImageEncoder, checkpoint_config, pick_device, _in_exact_passes, CONFIG_NAME, WEIGHTS_NAME
+from .config import Config, ClipcapError, config_file_overrides, load_config, write_text_atomic, replacing, owning, is_temporary, tell, printable, LOCK_NAME
+from .model import ImageEncoder, pick_device, _in_exact_passes
 
 # %% auto #0
 __all__ = ['KARPATHY_SPLITS', 'IMAGE_COLUMNS', 'CAPTION_COLUMNS', 'FORMATS', 'SPLITS', 'where_in_file', 'read_flickr_csv',
@@ -676,7 +676,7 @@ def add_data_args(p):
     p.add_argument("--images", required=True, metavar="DIR", help="folder the captions file's image names are relative to")
     p.add_argument("--out", required=True, metavar="DIR", help="dataset folder to write (run again to resume it)")
     p.add_argument("-S", "--size", type=str.upper, choices=["S", "L"], help="model size whose CLIP model embeds the images (default: the --config file's, else S)")
-    p.add_argument("-C", "--checkpoint", metavar="CKPT", help="embed with the CLIP model of this clipcap checkpoint folder")
+    p.add_argument("-C", "--checkpoint", metavar="CKPT", help="embed as this checkpoint does (any kind image -C takes): its CLIP model and embedding kind")
     p.add_argument("--format", choices=["auto", *FORMATS], default="auto", help="captions file layout (default: recognised from the file)")
     p.add_argument("--batch-size", type=int, default=64, metavar="N", help="images per CLIP forward pass (default 64)")
     p.add_argument("--device", help="torch device, e.g. cuda:0 or cpu (default: a GPU when there is one)")
@@ -685,17 +685,16 @@ def add_data_args(p):
     p.add_argument("--overwrite", action="store_true", help="replace the dataset in --out, embedding every image again (also one built from other images or another CLIP model)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-def _backbone_of(checkpoint) -> dict:
-    "The `clip_model` and `embedding` a clipcap checkpoint folder was trained with."
-    path = Path(checkpoint)
-    if not (path/CONFIG_NAME).is_file() and not (path/WEIGHTS_NAME).is_file():
-        raise ClipcapError(f"-C {path}: not a clipcap checkpoint folder (no {CONFIG_NAME}); for another checkpoint, give its size with -S")
-    c = checkpoint_config(path)
-    return dict(clip_model=c.clip_model, embedding=c.embedding)
+def _backbone_of(args) -> dict:
+    "The `clip_model` and `embedding` of the checkpoint `-C` names (any kind `load_net` reads, read as `--config` and `-S` say)."
+    from clipcap.checkpoints import source_config
+    size, fields = config_file_overrides(args.size, args.config)
+    config = source_config(args.checkpoint, size, **fields)
+    return dict(clip_model=config.clip_model, embedding=config.embedding)
 
 def run_data(args) -> int:
     "`clipcap data`: read the captions, embed the images, write the dataset folder."
-    overrides = _backbone_of(args.checkpoint) if args.checkpoint else {}
+    overrides = _backbone_of(args) if args.checkpoint else {}
     config = load_config(args.size, args.config, **overrides)
     with warnings.catch_warnings(record=True) as caught:               # the rows --skip-bad-rows left out: a clipcap line
         warnings.simplefilter("always")

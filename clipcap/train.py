@@ -213,6 +213,7 @@ def _begin(out: Path, data: CaptionDataset, config: Config | dict | None, option
     asked = config.to_dict() if isinstance(config, Config) else dict(config or {})            # the fields the caller set
     asked_options = dataclasses.asdict(options) if isinstance(options, TrainOptions) else dict(options or {})
     config = config if isinstance(config, Config) else config_for_size(asked.get("size")).update(**asked)   # checked now
+    asked = {k: getattr(config, k) for k in asked}                     # as the config holds them: "small" is "S", a folder its full path
     if unknown := sorted(set(asked_options) - {f.name for f in dataclasses.fields(TrainOptions)}):
         raise ClipcapError(f"unknown training option(s): {', '.join(unknown)}")
     options = options if isinstance(options, TrainOptions) else TrainOptions(**asked_options)
