@@ -195,14 +195,18 @@ def _locate(source, size: str | None) -> tuple[str, Path]:
     "What `source` names: `(\"folder\", a clipcap checkpoint folder)` or `(\"file\", a seed or ClipCap file)`, fetched first if need be."
     chosen = source is not None                                        # by the user, who may have named a size too
     if source is None: source = released_checkpoint(size or "S")
-    path = Path(source).expanduser()
+    try: path = Path(source).expanduser()
+    except RuntimeError: path = Path(source)                           # `~user` of no user: a name like any other
     if path.is_file(): return "file", path
     if path.is_dir():
         if _is_own_folder(path):
             if chosen and size is not None and _size_letter(size) != _size_letter(stated := checkpoint_config(path).size):   # it says its size
-                raise ClipcapError(f"{path} holds a size {stated} model, not {size}: leave the size out for a clipcap checkpoint folder")
+                raise ClipcapError(f"{path} holds a size {stated} model, not {size}: a clipcap checkpoint folder states its size, "
+                                   f"so leave the size out (-S, or a --config file's \"size\")")
             return "folder", path
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in _CHECKPOINT_SUFFIXES)
+        if len(files) == 1 and (path.name, files[0].name) == ("training", "state.safetensors"):   # (clipcap.train's STATE_DIR, STATE_NAME)
+            raise ClipcapError(f"{path} holds a training run's state, not a model: pass the run folder, {path.parent}")
         if len(files) == 1: return "file", files[0]
         hint = ("; it holds a training run that has not saved a model yet (at its first epoch's end)" if (path/"training").is_dir()
                 else f"; did you mean {path/'model'}?" if _is_own_folder(path/"model") else "")   # (the folder clipcap demo fills)
@@ -218,7 +222,7 @@ def load_net(source=None, size: str | None = None, **overrides) -> Net:
     return Net.from_pretrained(path, **overrides) if kind == "folder" else net_from_file(path, size, **overrides)
 
 def source_config(source=None, size: str | None = None, **overrides) -> Config:
-    "The config `load_net(source, size, **overrides)` builds its model from, read without loading any weights or backbones."
+    "The config `load_net(source, size, **overrides)` builds its model from, read without loading any weights or backbones (nor checking they fit)."
     kind, path = _locate(source, size)
     return checkpoint_config(path).update(**overrides) if kind == "folder" else _read_file(path, size, overrides)[2]
 

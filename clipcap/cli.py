@@ -18,7 +18,7 @@ COMMANDS = {  # name: (module, one-line help)
     "data": ("clipcap.data", "build a dataset: a captions file and images to CLIP embeddings on disk"),
     "train": ("clipcap.train", "train the mapping (and GPT-2's ends) on a dataset"),
     "eval": ("clipcap.eval", "score a checkpoint with the COCO caption metrics"),
-    "download": ("clipcap.checkpoints", "download a released checkpoint into the cache"),
+    "download": ("clipcap.checkpoints", "download a released checkpoint and its CLIP and GPT-2, to caption offline"),
     "demo": ("clipcap.demo", "the offline demonstration: synthetic data, train, evaluate, caption"),
     "bench": ("clipcap.bench", "measure captioning, video and training speed"),
 }

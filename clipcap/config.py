@@ -83,6 +83,13 @@ def _size_letter(size) -> str | None:
     "`'S'` or `'L'` for a size named in any case (`'l'`, `' small '`, `'Large'`); None for anything else."
     return {"S": "S", "SMALL": "S", "L": "L", "LARGE": "L"}.get(size.strip().upper()) if isinstance(size, str) else None
 
+def _local_folder(name: str) -> str | None:
+    "The full path (`~` expanded, links followed) of the local folder `name` names, or None: a Hub id, a name no folder has, a home that cannot be told."
+    try: folder = Path(name).expanduser()
+    except RuntimeError: return None                                   # `~user` of no user, or no home folder at all
+    try: return os.path.realpath(folder) if folder.is_dir() else None
+    except OSError: return None                                        # a name too long for a path, say
+
 def _validate(self: Config):
     "Raise `ConfigError` naming the first field whose value cannot work; store numbers as Python's and the size as its letter."
     for f in fields(self):
@@ -97,9 +104,8 @@ def _validate(self: Config):
         if t == "str": _check(isinstance(v, str) and v != "", f"{f.name} must be a non-empty string, got {v!r}"); v = str(v)
         setattr(self, f.name, v)
     self.size = _size_letter(self.size) or self.size
-    for name in ("clip_model", "text_model"):                          # a local folder, as a full path: see below
-        folder = Path(getattr(self, name)).expanduser()
-        if folder.is_dir(): setattr(self, name, os.path.abspath(folder))
+    for name in ("clip_model", "text_model"):                          # a local folder, as a full path: see above
+        setattr(self, name, _local_folder(getattr(self, name)) or getattr(self, name))
     for name in "ep_len max_len n_heads forward_expansion".split():
         _check(getattr(self, name) >= 1, f"{name} must be at least 1, got {getattr(self, name)}")
     for name in "num_layers epochs batch_size_exp num_workers".split():

@@ -12,7 +12,7 @@ import numpy as np, pandas as pd, torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from .config import Config, ClipcapError, config_file_overrides, load_config, write_text_atomic, replacing, owning, is_temporary, tell, printable, LOCK_NAME
+from .config import Config, ClipcapError, config_file_overrides, load_config, _local_folder, write_text_atomic, replacing, owning, is_temporary, tell, printable, LOCK_NAME
 from .model import ImageEncoder, pick_device, _in_exact_passes
 
 # %% auto #0
@@ -433,9 +433,9 @@ def _embed_shard(encoder: ImageEncoder, names: list, folder: Path, stem: Path, b
     return state
 
 # %% ../nbs/02_data.ipynb #ac4c107a
-def _key(config: Config, folder: Path, images: list) -> str:
-    "A fingerprint of what the embeddings depend on: the CLIP model, the embedding kind, the images in order."
-    text = json.dumps(dict(clip_model=config.clip_model, embedding=config.embedding, folder=str(folder.resolve()), images=images))
+def _key(config: Config, folder: Path, images: list, clip_model: str | None = None) -> str:
+    "A fingerprint of what the embeddings depend on: the CLIP model (as `clip_model` names it), the embedding kind, the images in order."
+    text = json.dumps(dict(clip_model=clip_model or config.clip_model, embedding=config.embedding, folder=str(folder.resolve()), images=images))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 _DATASET_FILES = ("embeddings.npy", "captions.csv", "meta.json")
@@ -443,6 +443,11 @@ _DATASET_FILES = ("embeddings.npy", "captions.csv", "meta.json")
 def _read_meta(out: Path) -> dict | None:
     try: return json.loads((out/"meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError): return None
+
+def _as_named_before(out: Path, clip_model: str) -> str:
+    "The name the dataset in `out` gives the local folder `clip_model`, if it was built from it (an older clipcap kept a folder as typed); else `clip_model`."
+    said, folder = (_read_meta(out) or {}).get("clip_model") if out.is_dir() else None, _local_folder(clip_model)
+    return said if folder is not None and isinstance(said, str) and _local_folder(said) == folder else clip_model
 
 def _check_out(out: Path, key: str, overwrite: bool) -> str:
     "What to do with the folder `out`: `'new'`, `'resume'`, `'complete'`; raises when it holds something else."
@@ -539,11 +544,13 @@ def build_dataset(captions, images_dir, out, config: Config, batch_size: int = 6
     table.attrs["where"] = where
     images = list(dict.fromkeys(table["image"]))
     cpu = not torch.cuda.is_available() or (device is not None and device.type == "cpu")
-    key, proc = _key(config, images_dir, images), PartialState(cpu=cpu)   # this process's rank, among how many
+    proc = PartialState(cpu=cpu)                                        # this process's rank, among how many
     with owning(out, proc):                                             # the folder is this run's until it returns
+        clip_model = _as_named_before(out, config.clip_model)           # so that its key, and a run trained on it, still match
+        key = _key(config, images_dir, images, clip_model)
         todo = _check_out(out, key, overwrite)                          # every process decides alike
         proc.wait_for_everyone()
-        meta = dict(clip_model=config.clip_model, embedding=config.embedding, key=key, complete=False,
+        meta = dict(clip_model=clip_model, embedding=config.embedding, key=key, complete=False,
                     captions_file=str(Path(source).resolve()) if source else None,   # absolute: eval finds them from anywhere
                     images_dir=str(images_dir.resolve()), seed=config.seed, train_size=config.train_size, val_size=config.val_size)
         if todo == "complete":

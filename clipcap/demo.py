@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 from PIL import Image, ImageDraw
 
-from .config import ClipcapError, ConfigS, config_file_fields, owning, replacing, LOCK_NAME
+from .config import ClipcapError, ConfigS, config_file_overrides, owning, replacing, LOCK_NAME
 from .model import tiny_backbones
 from .data import build_dataset, CaptionDataset
 from .train import train
@@ -204,6 +204,8 @@ def add_demo_args(p):
 def run_demo(args) -> int:
     "`clipcap demo`: the offline demonstration."
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
-    summary = demo(args.out, quick=args.quick, seed=args.seed, progress=not args.json, log=log, overrides=config_file_fields(args.config))
+    size, overrides = config_file_overrides(None, args.config)
+    if size not in (None, "S"): raise ClipcapError(f"the demo trains a size S model on tiny backbones; leave the size out of {args.config}")
+    summary = demo(args.out, quick=args.quick, seed=args.seed, progress=not args.json, log=log, overrides=overrides)
     if args.json: print(json.dumps(summary))
     return 0

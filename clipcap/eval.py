@@ -179,7 +179,7 @@ def caption_grid(items: list[dict], images_dir, path=None, columns: int = 4):
 def _default_out(checkpoint, split: str) -> Path:
     "Where `evaluate` writes by default: inside a checkpoint folder, else beside the checkpoint file."
     if isinstance(checkpoint, (str, os.PathLike)):
-        path = Path(checkpoint)
+        path = Path(checkpoint).expanduser()                          # (as load_net reads it)
         return path/f"eval-{split}" if path.is_dir() else path.with_name(f"{path.stem}-eval-{split}")
     return Path(f"eval-{split}")
 
