@@ -11,7 +11,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from .config import ClipcapError, Config, config_file_overrides, config_for_size, replacing, _size_letter
+from .config import ClipcapError, Config, config_file_overrides, config_for_size, replacing, _expanded, _size_letter
 from .model import Net, CONFIG_KEY, CONFIG_NAME, WEIGHTS_NAME, checkpoint_config, _mismatch
 
 # %% auto #0
@@ -195,8 +195,7 @@ def _locate(source, size: str | None) -> tuple[str, Path]:
     "What `source` names: `(\"folder\", a clipcap checkpoint folder)` or `(\"file\", a seed or ClipCap file)`, fetched first if need be."
     chosen = source is not None                                        # by the user, who may have named a size too
     if source is None: source = released_checkpoint(size or "S")
-    try: path = Path(source).expanduser()
-    except RuntimeError: path = Path(source)                           # `~user` of no user: a name like any other
+    path = _expanded(source)
     if path.is_file(): return "file", path
     if path.is_dir():
         if _is_own_folder(path):

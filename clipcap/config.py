@@ -83,10 +83,14 @@ def _size_letter(size) -> str | None:
     "`'S'` or `'L'` for a size named in any case (`'l'`, `' small '`, `'Large'`); None for anything else."
     return {"S": "S", "SMALL": "S", "L": "L", "LARGE": "L"}.get(size.strip().upper()) if isinstance(size, str) else None
 
+def _expanded(path) -> Path:
+    "`path` with `~` expanded, as a shell would; as it is where no home can be told (`~user` of no user, no home at all)."
+    try: return Path(path).expanduser()
+    except RuntimeError: return Path(path)
+
 def _local_folder(name: str) -> str | None:
-    "The full path (`~` expanded, links followed) of the local folder `name` names, or None: a Hub id, a name no folder has, a home that cannot be told."
-    try: folder = Path(name).expanduser()
-    except RuntimeError: return None                                   # `~user` of no user, or no home folder at all
+    "The full path (`~` expanded, links followed) of the local folder `name` names, or None: a Hub id, a name no folder has."
+    folder = _expanded(name)
     try: return os.path.realpath(folder) if folder.is_dir() else None
     except OSError: return None                                        # a name too long for a path, say
 

@@ -12,7 +12,7 @@ import numpy as np, pandas as pd, torch
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from .config import Config, ClipcapError, config_file_overrides, load_config, _local_folder, write_text_atomic, replacing, owning, is_temporary, tell, printable, LOCK_NAME
+from .config import Config, ClipcapError, config_file_overrides, config_for_size, _local_folder, write_text_atomic, replacing, owning, is_temporary, tell, printable, LOCK_NAME
 from .model import ImageEncoder, pick_device, _in_exact_passes
 
 # %% auto #0
@@ -626,9 +626,7 @@ class CaptionSplit(torch.utils.data.Dataset):
 # %% ../nbs/02_data.ipynb #2a420965
 def _same_model(a: str, b: str) -> bool:
     "Whether two CLIP model names (Hub ids or local folders) name the same model."
-    if a == b: return True
-    pa, pb = Path(a).expanduser(), Path(b).expanduser()
-    return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
+    return a == b or (folder := _local_folder(a)) is not None and folder == _local_folder(b)
 
 class CaptionDataset:
     "A dataset folder written by `build_dataset`: `.meta`, `.embeddings` `(N, D)` memmap, `.table`, `.split(name)`."
@@ -692,17 +690,17 @@ def add_data_args(p):
     p.add_argument("--overwrite", action="store_true", help="replace the dataset in --out, embedding every image again (also one built from other images or another CLIP model)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-def _backbone_of(args) -> dict:
-    "The `clip_model` and `embedding` of the checkpoint `-C` names (any kind `load_net` reads, read as `--config` and `-S` say)."
+def _backbone_of(checkpoint, size: str | None, fields: dict) -> dict:
+    "The `clip_model` and `embedding` of `checkpoint` (any kind `load_net` reads), read with the `size` and config `fields` given."
     from clipcap.checkpoints import source_config
-    size, fields = config_file_overrides(args.size, args.config)
-    config = source_config(args.checkpoint, size, **fields)
+    config = source_config(checkpoint, size, **fields)
     return dict(clip_model=config.clip_model, embedding=config.embedding)
 
 def run_data(args) -> int:
     "`clipcap data`: read the captions, embed the images, write the dataset folder."
-    overrides = _backbone_of(args) if args.checkpoint else {}
-    config = load_config(args.size, args.config, **overrides)
+    size, fields = config_file_overrides(args.size, args.config)       # the file read once, for -C and the config alike
+    if args.checkpoint: fields |= _backbone_of(args.checkpoint, size, fields)
+    config = config_for_size(size).update(**fields)
     with warnings.catch_warnings(record=True) as caught:               # the rows --skip-bad-rows left out: a clipcap line
         warnings.simplefilter("always")
         table = read_captions(args.captions, None if args.format == "auto" else args.format,

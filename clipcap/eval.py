@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-from .config import ClipcapError, config_file_overrides, folder_problem, one_line, replacing, write_text_atomic
+from .config import ClipcapError, config_file_overrides, folder_problem, one_line, replacing, write_text_atomic, _expanded
 
 # %% auto #0
 __all__ = ['METRICS', 'java_available', 'ptb_tokenize', 'spice_available', 'score', 'caption_split', 'caption_grid', 'evaluate',
@@ -179,7 +179,7 @@ def caption_grid(items: list[dict], images_dir, path=None, columns: int = 4):
 def _default_out(checkpoint, split: str) -> Path:
     "Where `evaluate` writes by default: inside a checkpoint folder, else beside the checkpoint file."
     if isinstance(checkpoint, (str, os.PathLike)):
-        path = Path(checkpoint).expanduser()                          # (as load_net reads it)
+        path = _expanded(checkpoint)                                   # (as load_net reads it)
         return path/f"eval-{split}" if path.is_dir() else path.with_name(f"{path.stem}-eval-{split}")
     return Path(f"eval-{split}")
 
