@@ -12,7 +12,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from .config import ClipcapError, Config, config_file_overrides, config_for_size, replacing, _expanded, _size_letter
-from .model import Net, CONFIG_KEY, CONFIG_NAME, WEIGHTS_NAME, checkpoint_config, _mismatch
+from .model import Net, CONFIG_KEY, CONFIG_NAME, WEIGHTS_NAME, STATE_DIR, STATE_NAME, checkpoint_config, _mismatch
 
 # %% auto #0
 __all__ = ['FORMAT_NAMES', 'FORMATS', 'RELEASED', 'DRIVE_URL', 'read_state', 'checkpoint_format', 'seed_config', 'seed_weights',
@@ -204,10 +204,10 @@ def _locate(source, size: str | None) -> tuple[str, Path]:
                                    f"so leave the size out (-S, or a --config file's \"size\")")
             return "folder", path
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix in _CHECKPOINT_SUFFIXES)
-        if len(files) == 1 and (path.name, files[0].name) == ("training", "state.safetensors"):   # (clipcap.train's STATE_DIR, STATE_NAME)
+        if len(files) == 1 and (path.name, files[0].name) == (STATE_DIR, STATE_NAME):
             raise ClipcapError(f"{path} holds a training run's state, not a model: pass the run folder, {path.parent}")
         if len(files) == 1: return "file", files[0]
-        hint = ("; it holds a training run that has not saved a model yet (at its first epoch's end)" if (path/"training").is_dir()
+        hint = ("; it holds a training run that has not saved a model yet (at its first epoch's end)" if (path/STATE_DIR).is_dir()
                 else f"; did you mean {path/'model'}?" if _is_own_folder(path/"model") else "")   # (the folder clipcap demo fills)
         raise ClipcapError(f"{path} is not a clipcap checkpoint folder ({CONFIG_NAME} + {WEIGHTS_NAME}) and holds "
                            f"{len(files)} checkpoint files, not one{hint}")

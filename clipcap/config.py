@@ -4,8 +4,8 @@
 
 # %% ../nbs/00_config.ipynb #b615092a
 from __future__ import annotations
-import atexit, contextlib, ctypes, difflib, functools, json, math, multiprocessing.util, numbers, os, platform, re, secrets
-import shutil, stat, sys, tempfile, unicodedata
+import atexit, contextlib, ctypes, difflib, functools, gc, json, math, multiprocessing.util, numbers, os, platform, re, secrets
+import shutil, stat, sys, tempfile, time, unicodedata
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
 
@@ -14,9 +14,9 @@ from tqdm import tqdm
 
 # %% auto #0
 __all__ = ['LOCK_NAME', 'ClipcapError', 'ConfigError', 'Config', 'ConfigS', 'ConfigL', 'config_for_size', 'is_temporary',
-           'replacing', 'write_bytes_atomic', 'write_text_atomic', 'FolderInUse', 'owning', 'config_file_fields',
-           'load_config', 'config_file_overrides', 'keep_freed_memory', 'temporary_folder', 'tell', 'one_line',
-           'printable', 'folder_problem']
+           'replacing', 'write_bytes_atomic', 'write_text_atomic', 'FolderInUse', 'owning', 'leave_process_group',
+           'before_process_group', 'config_file_fields', 'load_config', 'config_file_overrides', 'keep_freed_memory',
+           'temporary_folder', 'tell', 'one_line', 'printable', 'folder_problem']
 
 # %% ../nbs/00_config.ipynb #76bd5151
 class ClipcapError(Exception):
@@ -278,6 +278,28 @@ def owning(folder, state=None):
     try: yield folder
     finally:
         if held: _unlock(folder, *held)
+
+# %% ../nbs/00_config.ipynb #ba01d0e1
+def leave_process_group(group=None):
+    "Destroy `torch.distributed`'s `group` (the default one when None); letting go of the last reference ends its threads."
+    import torch.distributed as dist
+    time.sleep(0.05)                                       # GIL-free: gloo's threads finish releasing the last collective's tensors
+    dist.destroy_process_group(group)
+
+def _leave_at_exit():
+    "Leave the default group, if one is left, while Python still runs."
+    import torch.distributed as dist
+    if dist.is_initialized():
+        gc.collect()                                       # a model in a reference cycle holds the group too
+        leave_process_group()
+
+def before_process_group():
+    "Call before this process makes `torch.distributed`'s default group: the group can then end, and does, at exit at the latest."
+    import torch.distributed as dist
+    if not dist.is_available(): return
+    import torch.distributed.nn                            # its functions' default group is the one there is at import
+    atexit.unregister(_leave_at_exit)                      # (registered once)
+    atexit.register(_leave_at_exit)
 
 # %% ../nbs/00_config.ipynb #84c59e60
 def _to_dict(self: Config) -> dict:

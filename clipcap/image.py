@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_image.ipynb #e024a6b5
 from __future__ import annotations
-import argparse, collections, contextlib, glob, html, io, itertools, json, math, os, sys, threading, time
+import argparse, collections, contextlib, glob, html, io, itertools, json, math, os, sys, threading
 from collections import deque
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -13,6 +13,7 @@ import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from .config import ClipcapError, config_file_overrides, write_bytes_atomic, tell, one_line, printable, folder_problem, _add_methods
+from .config import before_process_group, leave_process_group
 from .model import Net, pick_device, whole_passes
 from .data import ImageError, load_image, _name
 from .checkpoints import load_net
@@ -418,6 +419,7 @@ class Shard:
         if self.world > 1:
             import torch.distributed as dist
             if not dist.is_initialized():
+                before_process_group()
                 try: dist.init_process_group("gloo", rank=self.rank, world_size=self.world)
                 except (RuntimeError, ValueError) as e: raise ClipcapError(f"cannot join the other {self.world - 1} process(es): {str(e).splitlines()[0]}") from None
                 self._owned = True
@@ -428,10 +430,8 @@ class Shard:
     def __exit__(self, *exc):
         "Leave the group, and let go of it: the last reference ends gloo's threads now, not while Python shuts down."
         if self._group is None: return
-        import torch.distributed as dist
-        time.sleep(0.05)                                       # GIL-free: gloo's threads finish releasing the last gather
-        if self._owned: dist.destroy_process_group()
-        elif self._made: dist.destroy_process_group(self._group)
+        if self._owned: leave_process_group()
+        elif self._made: leave_process_group(self._group)
         self._group, self._owned, self._made = None, False, False
 
     def _together(self, collective, *args, **kwargs):

@@ -16,11 +16,12 @@ from .config import Config, ClipcapError, ConfigError, write_text_atomic, _add_m
 from .decoding import check_decoding, family, make_feed, decode, caption_text, image_keys
 
 # %% auto #0
-__all__ = ['TINY_CAPTIONS', 'mappings', 'ROWS', 'EXACT_BATCH', 'WEIGHTS_NAME', 'CONFIG_NAME', 'CONFIG_KEY', 'quiet_transformers',
-           'train_tokenizer', 'redraw_', 'tiny_backbones', 'demo_images', 'ImageEncoder', 'Mapping', 'MLPMapping',
-           'LinearMapping', 'ClipCapAttention', 'ClipCapLayer', 'ClipCapTransformerMapping', 'TextDecoder', 'Net',
-           'pick_device', 'FrozenLinear', 'plain_inference', 'FastVision', 'FastMapping', 'FastMLPMapping',
-           'FastClipCapMapping', 'KVCache', 'FastGPT2', 'whole_passes', 'read_checkpoint', 'checkpoint_config']
+__all__ = ['TINY_CAPTIONS', 'mappings', 'ROWS', 'EXACT_BATCH', 'WEIGHTS_NAME', 'CONFIG_NAME', 'CONFIG_KEY', 'STATE_DIR',
+           'STATE_NAME', 'quiet_transformers', 'train_tokenizer', 'redraw_', 'tiny_backbones', 'demo_images',
+           'ImageEncoder', 'Mapping', 'MLPMapping', 'LinearMapping', 'ClipCapAttention', 'ClipCapLayer',
+           'ClipCapTransformerMapping', 'TextDecoder', 'Net', 'pick_device', 'FrozenLinear', 'plain_inference',
+           'FastVision', 'FastMapping', 'FastMLPMapping', 'FastClipCapMapping', 'KVCache', 'FastGPT2', 'whole_passes',
+           'read_checkpoint', 'checkpoint_config']
 
 # %% ../nbs/01_model.ipynb #90c01c0d
 from contextlib import contextmanager
@@ -803,6 +804,7 @@ from .config import replacing
 
 # %% ../nbs/01_model.ipynb #b9b78a0c
 WEIGHTS_NAME, CONFIG_NAME, CONFIG_KEY = "model.safetensors", "config.json", "clipcap.config"
+STATE_DIR, STATE_NAME = "training", "state.safetensors"          # a training run's state, in the folder of its model (clipcap.train)
 
 def _stored_state(self: Net) -> dict[str, torch.Tensor]:
     "The weights a checkpoint stores: the mapping, and GPT-2 unless it is frozen (tied weights once)."

@@ -13,14 +13,14 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from .config import Config, ClipcapError, config_file_overrides, config_for_size, replacing, owning, tell
-from .model import Net, CONFIG_NAME, WEIGHTS_NAME
+from .config import Config, ClipcapError, config_file_overrides, config_for_size, replacing, owning, tell, before_process_group
+from .model import Net, CONFIG_NAME, WEIGHTS_NAME, STATE_DIR, STATE_NAME
 from .data import CaptionDataset, CaptionSplit
 
 # %% auto #0
-__all__ = ['STATE_DIR', 'STATE_NAME', 'learning_rate', 'epoch_batches', 'micro_batches', 'Tokens', 'step_share', 'save_state',
-           'read_state', 'restore_state', 'TrainOptions', 'step_seed', 'StopRequest', 'validation_loss',
-           'sample_captions', 'plot_losses', 'train', 'add_train_args', 'run_train']
+__all__ = ['learning_rate', 'epoch_batches', 'micro_batches', 'Tokens', 'step_share', 'save_state', 'read_state', 'restore_state',
+           'TrainOptions', 'step_seed', 'StopRequest', 'validation_loss', 'sample_captions', 'plot_losses', 'train',
+           'add_train_args', 'run_train']
 
 # %% ../nbs/03_train.ipynb #bf07498a
 def learning_rate(step: int, total_steps: int, peak: float, warmup: float) -> float:
@@ -67,8 +67,6 @@ def step_share(loss: torch.Tensor, tokens: int, step_tokens: int, processes: int
     return loss * (tokens * processes / step_tokens)          # one factor, 1.0 exactly for a whole batch in one process
 
 # %% ../nbs/03_train.ipynb #92d738c9
-STATE_DIR, STATE_NAME = "training", "state.safetensors"
-
 def save_state(path, net: Net, optimizer: torch.optim.Optimizer, info: dict, scaler=None) -> Path:
     "Write the training state (trainable weights, optimizer, `scaler`, and the JSON-able `info`) atomically to `path`."
     names = net.trainable_names()
@@ -250,9 +248,11 @@ def train(data, out, config: Config | dict | None = None, options: TrainOptions 
           verbose: bool = True, callback=None) -> dict:
     "Train on the dataset folder `data`; `out` ends as the best checkpoint by validation loss. A summary of the run."
     from accelerate import Accelerator, PartialState
+    import torch.distributed as dist
     out, ds = Path(out), CaptionDataset(data)
     launched = int(os.environ.get("WORLD_SIZE", "1"))                  # set by torchrun / accelerate launch
     cpu = cpu or (launched > 1 and not torch.cuda.is_available())        # several CPU processes: gloo
+    if launched > 1 and dist.is_available() and not dist.is_initialized(): before_process_group()   # the group Accelerate makes ends at exit
     with owning(out, PartialState(cpu=cpu)):                            # the folder is this run's until it returns
         config, options, saved = _begin(out, ds, config, options, resume)
         ds.check_backbone(config)
