@@ -279,7 +279,7 @@ def owning(folder, state=None):
     finally:
         if held: _unlock(folder, *held)
 
-# %% ../nbs/00_config.ipynb #ba01d0e1
+# %% ../nbs/00_config.ipynb #cddf53d0
 def leave_process_group(group=None):
     "Destroy `torch.distributed`'s `group` (the default one when None); letting go of the last reference ends its threads."
     import torch.distributed as dist
