@@ -11,7 +11,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from .config import ClipcapError, Config, config_file_overrides, config_for_size, replacing, _expanded, _size_letter
+from .config import ClipcapError, Config, config_file_overrides, config_for_size, replacing, _expanded, _size_letter, _size_asked
 from .model import Net, CONFIG_KEY, CONFIG_NAME, WEIGHTS_NAME, STATE_DIR, STATE_NAME, checkpoint_config, _mismatch
 
 # %% auto #0
@@ -231,17 +231,13 @@ DRIVE_URL = "https://drive.google.com/uc?id={id}"
 
 def cache_folder(cache_dir=None) -> Path:
     "Where downloaded checkpoints live: `cache_dir`, else `$CLIPCAP_CACHE`, else `~/.cache/clipcap`."
-    return Path(cache_dir or os.environ.get("CLIPCAP_CACHE") or Path.home()/".cache"/"clipcap").expanduser()
+    return _expanded(cache_dir or os.environ.get("CLIPCAP_CACHE") or Path.home()/".cache"/"clipcap")
 
-def _size_key(size) -> str:
-    key = _size_letter(size or "S")
-    if key is None: raise ClipcapError(f"size must be S or L, got {size!r}")
-    return key
 
 # %% ../nbs/01a_checkpoints.ipynb #81270968
 def released_checkpoint(size: str = "S", cache_dir=None, url: str | None = None, quiet: bool = True) -> Path:
     "The seed's released `model.pt` for `size`, downloaded once (checked, then renamed into place) into the cache."
-    key = _size_key(size)
+    key = _size_asked(size)
     target = cache_folder(cache_dir)/key/"model.pt"
     if target.is_file(): return target
     url = (url or os.environ.get("CLIPCAP_DOWNLOAD_URL") or DRIVE_URL).format(id=RELEASED[key])

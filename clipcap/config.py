@@ -149,11 +149,15 @@ class ConfigL(Config):
     size: str = "L"
 
 # %% ../nbs/00_config.ipynb #86d186be
-def config_for_size(size: str | None = "S", **overrides) -> Config:
-    "The preset for `size` (`'S'` or `'L'`, any case; `None` means `'S'`) with `overrides` applied."
+def _size_asked(size) -> str:
+    "`'S'` or `'L'` for a `size` asked for (any case; `None` means `'S'`), or a one-line `ConfigError`."
     letter = _size_letter(size or "S") if size is None or isinstance(size, str) else None
     if letter is None: raise ConfigError(f"size must be S or L, got {size!r}")
-    return {"S": ConfigS, "L": ConfigL}[letter](**overrides)
+    return letter
+
+def config_for_size(size: str | None = "S", **overrides) -> Config:
+    "The preset for `size` (`'S'` or `'L'`, any case; `None` means `'S'`) with `overrides` applied."
+    return {"S": ConfigS, "L": ConfigL}[_size_asked(size)](**overrides)
 
 # %% ../nbs/00_config.ipynb #7d9e5dab
 _TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}\.tmp(\.[^.]*)?")
@@ -287,14 +291,18 @@ def leave_process_group(group=None):
     dist.destroy_process_group(group)
 
 def _leave_at_exit():
-    "Leave the default group, if one is left, while Python still runs."
-    import torch.distributed as dist
-    if dist.is_initialized():
-        gc.collect()                                       # a model in a reference cycle holds the group too
-        leave_process_group()
+    "Leave the default group, if it is gloo's and still there, while Python still runs."
+    import signal, threading, torch.distributed as dist
+    if not dist.is_initialized() or dist.get_backend() != "gloo": return   # NCCL's destroy waits for its peers, which may be gone
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_DFL)       # a Ctrl-C now ends the process at once, not this with a traceback
+    for name in ("last_exc", "last_type", "last_value", "last_traceback"):
+        if hasattr(sys, name): setattr(sys, name, None)     # an uncaught error's frames hold the model, which holds the group
+    gc.collect()                                           # as does a model in a reference cycle
+    leave_process_group()
 
 def before_process_group():
-    "Call before this process makes `torch.distributed`'s default group: the group can then end, and does, at exit at the latest."
+    "Call before this process makes `torch.distributed`'s default group: it can then end, and a gloo group does, at exit at the latest."
     import torch.distributed as dist
     if not dist.is_available(): return
     import torch.distributed.nn                            # its functions' default group is the one there is at import
@@ -323,22 +331,6 @@ def _from_dict(cls, d: dict) -> Config:
     preset = cls if cls not in (Config, ConfigS, ConfigL) or "size" not in d else config_for_size(d["size"]).__class__
     return preset(**d)
 
-@classmethod
-def _from_json(cls, path_or_text) -> Config:
-    "A config from a JSON file, or from JSON text: a string that starts with `{` or `[` (a `Path` is always a file)."
-    text = path_or_text
-    if not (isinstance(text, str) and text.lstrip()[:1] in ("{", "[")):
-        path = Path(path_or_text)
-        if not path.is_file(): raise ConfigError(f"config file not found: {path}")
-        try: text = path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError as e: raise ConfigError(f"config file {path} is not valid JSON: {e}") from None
-    try: d = json.loads(text)
-    except json.JSONDecodeError as e: raise ConfigError(f"config is not valid JSON: {e}") from None
-    return cls.from_dict(d)
-
-_add_methods(Config, to_dict=_to_dict, to_json=_to_json, update=_update, from_dict=_from_dict, from_json=_from_json)
-
-# %% ../nbs/00_config.ipynb #78ce16fc
 def _read_config_file(path: Path) -> dict:
     "The JSON object in the config file at `path`, or a one-line `ConfigError` naming the file."
     if not path.is_file(): raise ConfigError(f"config file not found: {path}")
@@ -347,6 +339,18 @@ def _read_config_file(path: Path) -> dict:
     if not isinstance(given, dict): raise ConfigError(f"config file {path} must hold a JSON object")
     return given
 
+@classmethod
+def _from_json(cls, path_or_text) -> Config:
+    "A config from a JSON file, or from JSON text: a string that starts with `{` or `[` (a `Path` is always a file)."
+    if not (isinstance(path_or_text, str) and path_or_text.lstrip()[:1] in ("{", "[")):
+        return cls.from_dict(_read_config_file(Path(path_or_text)))
+    try: d = json.loads(path_or_text)
+    except json.JSONDecodeError as e: raise ConfigError(f"config is not valid JSON: {e}") from None
+    return cls.from_dict(d)
+
+_add_methods(Config, to_dict=_to_dict, to_json=_to_json, update=_update, from_dict=_from_dict, from_json=_from_json)
+
+# %% ../nbs/00_config.ipynb #78ce16fc
 def config_file_fields(path) -> dict:
     "The fields the JSON config file at `path` sets (none without a file), checked: a one-line `ConfigError` names the file."
     if path is None: return {}

@@ -15,7 +15,7 @@ import av, numpy as np
 from av.stream import Disposition
 from PIL import Image
 
-from .config import ClipcapError, config_file_overrides, write_text_atomic, replacing, _flush_folder, tell, one_line, printable, folder_problem, _add_methods
+from .config import ClipcapError, config_file_overrides, write_text_atomic, replacing, _flush_folder, tell, one_line, printable, folder_problem, _add_methods, _expanded
 
 # %% auto #0
 __all__ = ['END_SLACK', 'EPS', 'SCENE_THRESHOLD', 'MIN_SCENE_LEN', 'DEFAULT_EVERY', 'SUFFIX', 'VideoInfo', 'video_info',
@@ -666,7 +666,7 @@ def _video_file(self: VideoCaptionDemo) -> Iterator[tuple[Path, str]]:
         return
     typed = self.path.value.strip()
     if not typed: raise ClipcapError("no video: upload one or type a path")
-    path = Path(typed).expanduser()
+    path = _expanded(typed)
     yield path, str(path)
 
 def _sampling(self: VideoCaptionDemo) -> dict:
