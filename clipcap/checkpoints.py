@@ -233,7 +233,6 @@ def cache_folder(cache_dir=None) -> Path:
     "Where downloaded checkpoints live: `cache_dir`, else `$CLIPCAP_CACHE`, else `~/.cache/clipcap`."
     return _expanded(cache_dir or os.environ.get("CLIPCAP_CACHE") or Path.home()/".cache"/"clipcap")
 
-
 # %% ../nbs/01a_checkpoints.ipynb #81270968
 def released_checkpoint(size: str = "S", cache_dir=None, url: str | None = None, quiet: bool = True) -> Path:
     "The seed's released `model.pt` for `size`, downloaded once (checked, then renamed into place) into the cache."

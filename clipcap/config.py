@@ -302,9 +302,9 @@ def _leave_at_exit():
     leave_process_group()
 
 def before_process_group():
-    "Call before this process makes `torch.distributed`'s default group: it can then end, and a gloo group does, at exit at the latest."
+    "Call before this process makes `torch.distributed`'s default group (once there is one, it does nothing): it can then end, and a gloo group does, at exit at the latest."
     import torch.distributed as dist
-    if not dist.is_available(): return
+    if not dist.is_available() or dist.is_initialized(): return   # (importing torch.distributed.nn now would pin that group)
     import torch.distributed.nn                            # its functions' default group is the one there is at import
     atexit.unregister(_leave_at_exit)                      # (registered once)
     atexit.register(_leave_at_exit)

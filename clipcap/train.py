@@ -248,11 +248,10 @@ def train(data, out, config: Config | dict | None = None, options: TrainOptions 
           verbose: bool = True, callback=None) -> dict:
     "Train on the dataset folder `data`; `out` ends as the best checkpoint by validation loss. A summary of the run."
     from accelerate import Accelerator, PartialState
-    import torch.distributed as dist
     out, ds = Path(out), CaptionDataset(data)
     launched = int(os.environ.get("WORLD_SIZE", "1"))                  # set by torchrun / accelerate launch
     cpu = cpu or (launched > 1 and not torch.cuda.is_available())        # several CPU processes: gloo
-    if launched > 1 and dist.is_available() and not dist.is_initialized(): before_process_group()   # the group Accelerate makes ends at exit
+    if launched > 1: before_process_group()                           # the group Accelerate makes ends at exit
     with owning(out, PartialState(cpu=cpu)):                            # the folder is this run's until it returns
         config, options, saved = _begin(out, ds, config, options, resume)
         ds.check_backbone(config)
