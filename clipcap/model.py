@@ -12,7 +12,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from PIL import Image
 from safetensors.torch import save_file
 
-from .config import Config, ClipcapError, ConfigError, write_text_atomic, _add_methods
+from .config import Config, ClipcapError, ConfigError, write_text_atomic, printable, _add_methods, _expanded
 from .decoding import check_decoding, family, make_feed, decode, caption_text, image_keys
 
 # %% auto #0
@@ -116,8 +116,11 @@ def demo_images(n: int = 4, size: int = 64, seed: int = 0) -> list[Image.Image]:
 import numpy as np
 
 # %% ../nbs/01_model.ipynb #2f783360
-def _from_pretrained(cls, name: str, what: str, **kwargs):
-    "`cls.from_pretrained(name)`, with a one-line `ClipcapError` when it cannot be loaded."
+def _from_pretrained(cls, name: str, what: str, field: str, **kwargs):
+    "`cls.from_pretrained(name)`, with a one-line `ClipcapError` when it cannot be loaded; `field` is the config field that names it."
+    if str(name).startswith(("/", "~", ".")) and not _expanded(name).exists():   # a folder's path, not a Hub id: a backbone that moved
+        raise ClipcapError(f"cannot load the {what}: there is no folder {printable(name)} (if it moved, set {field} to its new "
+                           f"place: in the checkpoint's config.json, a --config file, or {field}=... in Python)")
     try:
         with warnings.catch_warnings(), quiet_transformers():
             warnings.simplefilter("ignore")
@@ -145,8 +148,8 @@ class ImageEncoder(nn.Module):
     def __init__(self, clip_model: str, embedding: str = "pooled"):
         super().__init__()
         from transformers import CLIPVisionModelWithProjection, CLIPImageProcessorPil
-        clip = _from_pretrained(CLIPVisionModelWithProjection, clip_model, "CLIP model", config=_vision_config(clip_model))
-        self.processor = _from_pretrained(CLIPImageProcessorPil, clip_model, "CLIP image processor")
+        clip = _from_pretrained(CLIPVisionModelWithProjection, clip_model, "CLIP model", "clip_model", config=_vision_config(clip_model))
+        self.processor = _from_pretrained(CLIPImageProcessorPil, clip_model, "CLIP image processor", "clip_model")
         self.model, self.projection, self.embedding = clip.vision_model, clip.visual_projection, embedding
         self.dim = clip.config.hidden_size if embedding == "pooled" else clip.config.projection_dim
 
@@ -286,8 +289,8 @@ class TextDecoder(nn.Module):
     def __init__(self, text_model: str):
         super().__init__()
         from transformers import GPT2LMHeadModel, AutoTokenizer
-        self.model = _from_pretrained(GPT2LMHeadModel, text_model, "GPT-2 model")
-        self.tokenizer = _from_pretrained(AutoTokenizer, text_model, "GPT-2 tokenizer")
+        self.model = _from_pretrained(GPT2LMHeadModel, text_model, "GPT-2 model", "text_model")
+        self.tokenizer = _from_pretrained(AutoTokenizer, text_model, "GPT-2 tokenizer", "text_model")
         if self.tokenizer.pad_token is None: self.tokenizer.pad_token = self.tokenizer.eos_token
         self.n_embd, self.eos = self.model.config.n_embd, self.tokenizer.eos_token_id
 
@@ -824,23 +827,36 @@ def _save_pretrained(self: Net, path) -> Path:
 _add_methods(Net, _stored_state=_stored_state, save_pretrained=_save_pretrained)
 
 # %% ../nbs/01_model.ipynb #d1a2b3c3
+def _stamp(file: Path) -> tuple[int, int, int]:
+    s = file.stat()
+    return s.st_dev, s.st_ino, s.st_mtime_ns
+
+def _edited_config(path: Path, stamp: tuple[int, int, int]) -> Config | None:
+    "The config in `path`'s `config.json` if it is newer than the weights stamped `stamp` (their save's copy, or an edit since), else None."
+    try:
+        if (path/CONFIG_NAME).stat().st_mtime_ns <= stamp[2]: return None   # older: a save cut short between the two files
+        config = Config.from_json(path/CONFIG_NAME)
+        return config if _stamp(path/WEIGHTS_NAME) == stamp else None      # weights saved meanwhile: theirs is the config
+    except OSError: return None
+
 def read_checkpoint(path, weights: bool = True) -> tuple[Config, dict[str, torch.Tensor] | None]:
     "The config and (with `weights`) the stored weights of the checkpoint folder `path`, read through one open of its weights."
     path = Path(path)
     file, meta, state = path/WEIGHTS_NAME, {}, None
     if file.is_file():
         try:
+            stamp = _stamp(file)                                        # before the open: a save that lands after shows
             with safe_open(str(file), "pt") as f:
                 meta = f.metadata() or {}
                 if weights: state = {k: f.get_tensor(k) for k in f.keys()}
         except Exception as e: raise ClipcapError(f"cannot read {file}: {e}") from None
-    if CONFIG_KEY in meta: return Config.from_json(meta[CONFIG_KEY]), state
+    if CONFIG_KEY in meta: return _edited_config(path, stamp) or Config.from_json(meta[CONFIG_KEY]), state
     if (path/CONFIG_NAME).is_file() and (file.is_file() or not weights):   # saved before the config went into the weights
         return Config.from_json(path/CONFIG_NAME), state
     raise ClipcapError(f"{path} is not a clipcap checkpoint folder (it needs {CONFIG_NAME} and {WEIGHTS_NAME})")
 
 def checkpoint_config(path) -> Config:
-    "The config of the checkpoint folder `path`: the one its weights carry, else its `config.json`."
+    "The config of the checkpoint folder `path`: its `config.json` if edited since the save, else the one its weights carry."
     return read_checkpoint(path, weights=False)[0]
 
 # %% ../nbs/01_model.ipynb #d770e0e3
