@@ -61,6 +61,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     args = p.parse_intermixed_args(words)
     if files and not isinstance(getattr(args, "paths", None), list): p.error(f"unrecognized arguments: {' '.join(files)}")
     if files: args.paths = [*args.paths, *files]
+    for action in p._actions:                                       # an empty value (`-C "$UNSET"`) would name the current folder
+        value = getattr(args, action.dest, None)
+        if action.option_strings and "" in (value if isinstance(value, list) else [value]):
+            p.error(f"{'/'.join(action.option_strings)} was given an empty value")
     return args
 
 # %% ../nbs/07_cli.ipynb #475bc151

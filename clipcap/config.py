@@ -13,10 +13,11 @@ from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['LOCK_NAME', 'ClipcapError', 'ConfigError', 'Config', 'ConfigS', 'ConfigL', 'config_for_size', 'is_temporary',
-           'replacing', 'write_bytes_atomic', 'write_text_atomic', 'FolderInUse', 'owning', 'leave_process_group',
-           'before_process_group', 'config_file_fields', 'load_config', 'config_file_overrides', 'keep_freed_memory',
-           'temporary_folder', 'tell', 'one_line', 'printable', 'folder_problem']
+__all__ = ['NAME_MAX', 'LOCK_NAME', 'ClipcapError', 'ConfigError', 'Config', 'ConfigS', 'ConfigL', 'config_for_size',
+           'fitting_name', 'is_temporary', 'replacing', 'write_bytes_atomic', 'write_text_atomic', 'FolderInUse',
+           'owning', 'leave_process_group', 'before_process_group', 'config_file_fields', 'load_config',
+           'config_file_overrides', 'keep_freed_memory', 'temporary_folder', 'tell', 'one_line', 'printable',
+           'folder_problem', 'same_file', 'unique_paths']
 
 # %% ../nbs/00_config.ipynb #76bd5151
 class ClipcapError(Exception):
@@ -161,6 +162,13 @@ def config_for_size(size: str | None = "S", **overrides) -> Config:
 
 # %% ../nbs/00_config.ipynb #7d9e5dab
 _TEMPORARY = re.compile(r"\..+\.[0-9a-f]{8}\.tmp(\.[^.]*)?")
+NAME_MAX = 255                                                          # bytes in a file name, on every common file system
+
+def fitting_name(head: str, tail: str, limit: int = NAME_MAX) -> str:
+    "`head + tail`, with `head` cut short (between characters) so that the name takes at most `limit` bytes."
+    room = limit - len(os.fsencode(tail))
+    while len(os.fsencode(head)) > room and head: head = head[:-1]
+    return head + tail
 
 def is_temporary(name) -> bool:
     "Whether the file `name` is a temporary file of `replacing` (left behind only by a process killed while writing)."
@@ -170,7 +178,7 @@ def _create_temp(path: Path) -> tuple[int, Path]:
     "A new, empty file beside `path`, named after it with its suffix kept, open for writing; mode 0o666 less the umask."
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
     for _ in range(100):
-        tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp{path.suffix}")
+        tmp = path.with_name(fitting_name(f".{path.stem}", f".{secrets.token_hex(4)}.tmp{path.suffix}"))
         try: return os.open(tmp, flags, 0o666), tmp            # the system applies the umask, as for open()
         except FileExistsError: continue
     raise FileExistsError(f"no free temporary file name next to {path}")
@@ -427,3 +435,15 @@ def folder_problem(folder) -> str | None:
     if not there.is_dir(): return f"{what} is a file, not a folder"
     if not os.access(there, os.W_OK | os.X_OK): return f"no permission to write into {what}"
     return None
+
+# %% ../nbs/00_config.ipynb #f1a78ee1
+def same_file(path) -> str:
+    "A key equal for every name of one file: its full path, `~` expanded, `..` and links resolved."
+    try: return os.path.realpath(_expanded(path))
+    except (OSError, ValueError): return os.fspath(path)                # a name no path can be made of: itself
+
+def unique_paths(paths) -> list:
+    "`paths` in order, without the later names of a file already named."
+    seen = {}
+    for p in paths: seen.setdefault(same_file(p), p)
+    return list(seen.values())

@@ -33,20 +33,25 @@ def _ptb_java(sentences: list[str]) -> list[str]:
     "Stanford's PTBTokenizer over `sentences` (one per line), lower-cased, as pycocoevalcap runs it."
     jar = _pycocoevalcap_dir()/"tokenizer"/"stanford-corenlp-3.4.1.jar"
     with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp)/"captions.txt"
-        src.write_text("\n".join(s.replace("\n", " ") for s in sentences), encoding="utf-8")
+        src = Path(tmp)/"captions.txt"                          # every line break in a caption a space (Java ends a line at \r, \f, U+2028 ...)
+        src.write_text("\n".join(" ".join(s.splitlines()) for s in sentences), encoding="utf-8")
         p = subprocess.run(["java", "-cp", str(jar), "edu.stanford.nlp.process.PTBTokenizer", "-preserveLines",
                             "-lowerCase", str(src)], capture_output=True)
     if p.returncode: raise ClipcapError(f"PTB tokenisation failed: {p.stderr.decode(errors='replace').strip()[:300]}")
     lines = p.stdout.decode("utf-8").split("\n")
+    if any(lines[len(sentences):]): raise ClipcapError(f"PTB tokenisation gave {len(lines)} lines for {len(sentences)} captions")
     return (lines + [""] * len(sentences))[:len(sentences)]  # an empty last caption has no line of its own
 
-_PTB_SPLIT = re.compile(r"[a-z0-9]+(?=n't\b)|n't\b|'(?:s|re|ve|ll|d|m)\b|[a-z0-9]+(?:[-./][a-z0-9]+)*|[^\sa-z0-9]")
-_PTB_BRACKETS = {"(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-"}
+_PTB_SPLIT = re.compile(r"\b(?:can(?=not\b)|gon(?=na\b)|got(?=ta\b)|wan(?=na\b))|\w+(?=n't\b)|n't\b|'(?:s|re|ve|ll|d|m)\b"   # clitics
+                        r"|\b(?:mr|mrs|ms|dr|st|jr|sr|vs|prof|mt|ft)\.|(?:[^\W\d_]\.){2,}|\d+(?:[,.:/]\d+)+"          # u.s., 1,000
+                        r"|\w+(?:[-./]\w+)*|!+|\?+|[^\s\w]")                                                       # words in any script
+_PTB_NORMAL = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "…": "...", "—": "--", "–": "--",
+                             "½": " 1/2", "¼": " 1/4", "¾": " 3/4", "⅓": " 1/3", "⅔": " 2/3"})
+_PTB_SYMBOLS = {"(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-", '"': "''"}
 
 def _ptb_python(sentences: list[str]) -> list[str]:
     "A Python imitation of PTBTokenizer (lower-case; words, clitics and punctuation apart), for machines without Java."
-    return [" ".join(_PTB_BRACKETS.get(w, w) for w in _PTB_SPLIT.findall(s.lower())) for s in sentences]
+    return [" ".join(_PTB_SYMBOLS.get(w, w) for w in _PTB_SPLIT.findall(s.lower().translate(_PTB_NORMAL))) for s in sentences]
 
 # %% ../nbs/04_eval.ipynb #34902faa
 def ptb_tokenize(captions: Mapping[object, Sequence[str]], java: bool | None = None) -> dict[object, list[str]]:

@@ -13,6 +13,7 @@ import numpy as np, torch, torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
 from .config import ClipcapError, config_file_overrides, write_bytes_atomic, tell, one_line, printable, folder_problem, _add_methods
+from .config import fitting_name, same_file, unique_paths
 from .config import before_process_group, leave_process_group
 from .model import Net, pick_device, whole_passes
 from .data import ImageError, load_image, _name
@@ -508,13 +509,15 @@ def _decoding_args(args) -> dict:
     if args.seed is not None: decoding["seed"] = args.seed
     return decoding
 
-def _result_names(sources: list, size: str) -> list[str]:
-    "`<stem>-R<SIZE>.jpg` for each input, numbered in input order when several share a stem."
+def _result_names(sources: list, size: str, res_dir=None) -> list[str]:
+    "`<stem>-R<SIZE>.jpg` for each input, numbered in input order when several share a stem or the name is an input's in `res_dir`."
+    inputs = {same_file(s) for s in sources if isinstance(s, (str, os.PathLike))}   # never written over
     taken, names = set(), []
     for source in sources:
         stem = Path(_name(source)).stem or "image"
-        name, n = f"{stem}-R{size}.jpg", 2
-        while name in taken: name, n = f"{stem}-{n}-R{size}.jpg", n + 1
+        name, n = fitting_name(stem, f"-R{size}.jpg"), 2                # (a long stem is cut, as a file name must be)
+        while name in taken or (res_dir is not None and same_file(Path(res_dir)/name) in inputs):
+            name, n = fitting_name(stem, f"-{n}-R{size}.jpg"), n + 1
         taken.add(name); names.append(name)
     return names
 
@@ -534,8 +537,9 @@ def run_image(args) -> int:
     with Shard.from_env() as shard:                            # one process, or this one's share under torchrun
         captioner = Captioner.from_pretrained(shard.checkpoint(args.checkpoint, size), size, device=shard.device(args.device),
                                                preprocessing=args.preprocessing, **overrides)
-        items = shard.common(lambda: expand_images(sources))   # one list for all: the main process's, read once
-        names = _result_names(items, size or captioner.net.config.size) if res_dir is not None else None
+        items = shard.common(lambda: unique_paths(expand_images(sources)))   # one list for all, each file once: the main process's
+        names = _result_names(items, size or captioner.net.config.size, res_dir) if res_dir is not None else None
+        made = res_dir is not None and not res_dir.exists()    # removed at the end if no result went in
         mine = shard.take(range(len(items)))
         def captioned():                                       # this process's share: ("caption" or "error", text) each
             for i, (source, result, image) in zip(mine, captioner.caption_files(
@@ -543,7 +547,7 @@ def run_image(args) -> int:
                 if isinstance(result, ImageError): yield "error", result.reason; continue
                 if res_dir is not None:
                     try: res_dir.mkdir(parents=True, exist_ok=True); save_captioned(image, result, res_dir/names[i])
-                    except OSError as e: yield "error", f"cannot save the result image: {e.strerror or e}"; continue
+                    except OSError as e: yield "error", f"cannot save the result image {printable(res_dir/names[i])}: {e.strerror or e}"; continue
                 yield "caption", result
         failed = 0
         bar = tqdm(total=len(items), unit="image", desc="captioning", disable=not (shard.main and sys.stderr.isatty()), file=sys.stderr)
@@ -557,7 +561,10 @@ def run_image(args) -> int:
                 else: line = json.dumps({"path": path, "caption": text}, ensure_ascii=False) if args.json else f"{name}: {one_line(text)}"
                 if line is not None: tell(line, file=sys.stdout)
                 bar.update()
-        finally: bar.close()
+        finally:
+            bar.close()
+            if made and shard.main:
+                with contextlib.suppress(OSError): res_dir.rmdir()   # (only an empty one)
         return 1 if failed and shard.main else 0               # the main process reports for all
 
 # %% ../nbs/05_image.ipynb #99c409ed

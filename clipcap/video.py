@@ -16,12 +16,13 @@ from av.stream import Disposition
 from PIL import Image
 
 from .config import ClipcapError, config_file_overrides, write_text_atomic, replacing, _flush_folder, tell, one_line, printable, folder_problem, _add_methods, _expanded
+from .config import fitting_name, same_file, unique_paths
 
 # %% auto #0
-__all__ = ['END_SLACK', 'EPS', 'SCENE_THRESHOLD', 'MIN_SCENE_LEN', 'DEFAULT_EVERY', 'SUFFIX', 'VideoInfo', 'video_info',
-           'sample_frames', 'Cue', 'make_cues', 'VideoWarning', 'captioning_side', 'shrink', 'timestamp', 'frame_name',
-           'caption_video', 'srt_text', 'vtt_text', 'json_text', 'write_srt', 'write_vtt', 'write_json', 'output_paths',
-           'write_subtitles', 'add_video_args', 'run_video', 'VideoCaptionDemo']
+__all__ = ['END_SLACK', 'EPS', 'SCENE_THRESHOLD', 'MIN_SCENE_LEN', 'DEFAULT_EVERY', 'SUFFIX', 'FRAMES_SUFFIX', 'VideoInfo',
+           'video_info', 'sample_frames', 'Cue', 'make_cues', 'VideoWarning', 'captioning_side', 'shrink', 'timestamp',
+           'frame_name', 'caption_video', 'srt_text', 'vtt_text', 'json_text', 'write_srt', 'write_vtt', 'write_json',
+           'output_paths', 'write_subtitles', 'add_video_args', 'run_video', 'VideoCaptionDemo']
 
 # %% ../nbs/06_video.ipynb #60738829
 @dataclass
@@ -57,6 +58,7 @@ def _tag_seconds(text) -> float | None:
 
 def _open(path):
     "Open `path` with PyAV: `(container, video stream, VideoInfo)`, or a one-line `ClipcapError` that says why not."
+    if not os.fspath(path): raise ClipcapError("an empty name, not a video")   # (Path("") is the current folder)
     path = Path(path)
     name = printable(path)                                    # a name in a message: one line, whatever its characters
     if not path.exists(): raise ClipcapError(f"video not found: {name}")
@@ -334,7 +336,7 @@ class _FrameFolder:
                 parent = self.target.parent.absolute()
                 while not parent.exists(): self.made.append(parent); parent = parent.parent
                 self.target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = self.target.with_name(f".{self.target.name}.{secrets.token_hex(4)}.tmp")
+                tmp = self.target.with_name(fitting_name(f".{self.target.name}", f".{secrets.token_hex(4)}.tmp"))
                 tmp.mkdir()                                    # the mode mkdir gives (0o777 less the umask), as the target's
                 self.tmp = tmp
             with replacing(self.tmp/frame_name(self.count, seconds)) as tmp: image.save(tmp, "JPEG", quality=90)
@@ -347,7 +349,7 @@ class _FrameFolder:
             self.discard()
             raise ClipcapError(f"cannot save the frames in {printable(self.target)}: a file has that name")
         _flush_folder(self.tmp)
-        old = self.target.with_name(f".{self.target.name}.{secrets.token_hex(4)}.old")   # a name of this run's own
+        old = self.target.with_name(fitting_name(f".{self.target.name}", f".{secrets.token_hex(4)}.old"))   # a name of this run's own
         try: self.target.rename(old)
         except FileNotFoundError: old = None
         try: self.tmp.rename(self.target)
@@ -474,14 +476,15 @@ def write_json(cues, path, lang: str = "en") -> Path:
     return write_text_atomic(path, json_text(cues, lang))
 
 # %% ../nbs/06_video.ipynb #90f2d91d
-SUFFIX = "_caption"   # <stem>_caption.srt, as the seed named its outputs
+SUFFIX, FRAMES_SUFFIX = "_caption", "_captioning_frames"   # <stem>_caption.srt, as the seed named its outputs
 
 def output_paths(video, out_dir=None) -> dict[str, Path]:
-    "Where the outputs for `video` go: `srt`, `vtt`, `json` and `frames` (the kept frames' folder)."
+    "Where the outputs for `video` go: `srt`, `vtt`, `json` and `frames` (the kept frames' folder); a stem too long for a file name is cut short."
     video = Path(video)
-    folder, stem = Path(out_dir) if out_dir is not None else video.parent, video.stem
+    folder = Path(out_dir) if out_dir is not None else video.parent
+    stem = fitting_name(video.stem, FRAMES_SUFFIX)[:-len(FRAMES_SUFFIX)]   # the same stem for all four, the longest fitting
     return dict(srt=folder/f"{stem}{SUFFIX}.srt", vtt=folder/f"{stem}{SUFFIX}.vtt", json=folder/f"{stem}{SUFFIX}.json",
-                frames=folder/f"{stem}_captioning_frames")
+                frames=folder/f"{stem}{FRAMES_SUFFIX}")
 
 # %% ../nbs/06_video.ipynb #cf70a327
 def _check_outputs(video, out_dir=None, frames: bool = False):
@@ -556,14 +559,14 @@ def _one_video(video, captioner, args, decoding: dict) -> tuple[list[str], list[
     except BaseException:
         if args.frames: shutil.rmtree(paths["frames"], ignore_errors=True)
         raise
-    out = [str(p) for p in written.values()] + ([f"{paths['frames']}{os.sep}"] if args.frames else [])
+    out = [printable(p) for p in written.values()] + ([printable(f"{paths['frames']}{os.sep}")] if args.frames else [])
     told = [f"clipcap: warning: {w.message}" for w in caught]
     return out, told + [f"{printable(video)}: {len(cues)} cues over {timestamp(cues[-1].end if cues else 0)} of video"]
 
 def run_video(args) -> int:
     "Run `clipcap video`: caption each video into `<stem>_caption.srt`, `.vtt` and `.json`; under a launcher, each process its share."
     from clipcap.image import Captioner, Shard, _decoding_args
-    videos = list(dict.fromkeys(str(v) for v in [*args.video, *args.paths]))   # -V and PATH may name one video twice
+    videos = unique_paths(str(v) for v in [*args.video, *args.paths])   # each file once: -V and PATH, or two names, may name it twice
     if not videos: raise ClipcapError("no video given: clipcap video PATH... (or -V PATH)")
     if args.batch_size < 1: raise ClipcapError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.num_frames is not None and args.num_frames < 1: raise ClipcapError(f"-N/--num-frames must be at least 1, got {args.num_frames}")
@@ -573,7 +576,7 @@ def run_video(args) -> int:
     size, overrides = config_file_overrides(args.size, args.config)   # a bad --config file fails before anything is read
     targets = {}
     for v in videos:                                            # two videos must not write the same files
-        srt = output_paths(v, args.out)["srt"].absolute()
+        srt = same_file(output_paths(v, args.out)["srt"])         # (through links and `..`)
         if srt in targets: raise ClipcapError(f"{printable(targets[srt])} and {printable(v)} would both write {printable(srt)}: caption them into different folders")
         targets[srt] = v
     bad = {}
