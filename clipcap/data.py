@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_data.ipynb #e3fb0a4a
 from __future__ import annotations
-import csv, functools, glob, hashlib, io, json, os, shutil, warnings
+import csv, functools, glob, hashlib, io, json, os, posixpath, shutil, warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -25,7 +25,8 @@ __all__ = ['KARPATHY_SPLITS', 'IMAGE_COLUMNS', 'CAPTION_COLUMNS', 'FORMATS', 'SP
 def _read_text(path) -> str:
     "The UTF-8 text of `path` (a byte-order mark is allowed); a one-line error naming the line that is not UTF-8."
     path = Path(path)
-    if not path.is_file(): raise ClipcapError(f"captions file not found: {path}")
+    if path.is_dir(): raise ClipcapError(f"{printable(path)} is a folder, not a captions file")
+    if not path.is_file(): raise ClipcapError(f"captions file not found: {printable(path)}")
     data = path.read_bytes()
     try: return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -91,11 +92,13 @@ def read_coco_json(path, errors: str = "raise") -> pd.DataFrame:
     d = _read_json(path)
     if not isinstance(d, dict) or not isinstance(d.get("images"), list) or not isinstance(d.get("annotations"), list):
         raise ClipcapError(f"{path}: a COCO captions file needs 'images' and 'annotations' lists")
-    names, rows, problems = {}, [], []
+    names, first, rows, problems = {}, {}, [], []
     for i, im in enumerate(d["images"]):
-        if isinstance(im, dict) and "id" in im and isinstance(im.get("file_name"), str) and im["file_name"].strip():
-            names[im["id"]] = im["file_name"].strip()
-        else: problems.append((f"images[{i}]", "needs 'id' and 'file_name'"))
+        if not (isinstance(im, dict) and "id" in im and isinstance(im.get("file_name"), str) and im["file_name"].strip()):
+            problems.append((f"images[{i}]", "needs 'id' and 'file_name'"))
+        elif im["id"] in names and names[im["id"]] != im["file_name"].strip():   # whose captions would they be?
+            problems.append((f"images[{i}]", f"id {im['id']!r} is images[{first[im['id']]}]'s too"))
+        else: names[im["id"]], first[im["id"]] = im["file_name"].strip(), first.get(im["id"], i)
     for i, a in enumerate(d["annotations"]):
         if not isinstance(a, dict) or "image_id" not in a or "caption" not in a:
             problems.append((f"annotations[{i}]", "needs 'image_id' and 'caption'"))
@@ -523,6 +526,14 @@ def _report_failed(meta: dict, earlier: bool = False):
     tell(f"clipcap: warning: {len(failed)} image(s) could not be read{' when the embeddings were made' if earlier else ''} "
          f"and were left out (listed in meta.json \"failed\"): {listed}" + ("; --overwrite embeds every image again" if earlier else ""))
 
+def _rows_where(table: pd.DataFrame):
+    "The table's `where` (see `where_in_file`) for its rows as they stand: a filtered table's rows keep their own lines; None if not known."
+    where = table.attrs.get("where")
+    if where is None or len(where[1]) == len(table): return where
+    index = table.index.to_numpy()                                      # read_captions' rows are numbered 0, 1, ...: a filter keeps theirs
+    if index.dtype.kind in "iu" and len(index) and index.min() >= 0 and index.max() < len(where[1]): return where[0], where[1][index]
+    return None
+
 def build_dataset(captions, images_dir, out, config: Config, batch_size: int = 64, device=None,
                   encoder: ImageEncoder | None = None, num_workers: int | None = None, overwrite: bool = False,
                   progress: bool = True, callback: Callable | None = None, format: str | None = None,
@@ -538,8 +549,9 @@ def build_dataset(captions, images_dir, out, config: Config, batch_size: int = 6
     if batch_size < 1: raise ClipcapError(f"batch size must be at least 1, got {batch_size}")
     if num_workers is not None and num_workers < 0: raise ClipcapError(f"the number of workers must not be negative, got {num_workers}")
     if device is not None: device = pick_device(device)                # one that exists here, or a one-line error now
-    where = table.attrs.get("where")
-    table = table.reset_index(drop=True).assign(image=table["image"].astype(str).to_numpy(), caption=table["caption"].astype(str).to_numpy())
+    where = _rows_where(table)
+    names = table["image"].astype(str).map(posixpath.normpath)          # `./a.jpg`, `b/../a.jpg` and `a.jpg`: one image
+    table = table.reset_index(drop=True).assign(image=names.to_numpy(), caption=table["caption"].astype(str).to_numpy())
     table["split"] = assign_splits(table, config).to_numpy()
     table.attrs["where"] = where
     images = list(dict.fromkeys(table["image"]))

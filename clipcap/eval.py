@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import torch
 
-from .config import ClipcapError, config_file_overrides, folder_problem, one_line, replacing, write_text_atomic, _expanded
+from .config import ClipcapError, config_file_overrides, folder_problem, one_line, replacing, _expanded
 
 # %% auto #0
 __all__ = ['METRICS', 'java_available', 'ptb_tokenize', 'spice_available', 'score', 'caption_split', 'caption_grid', 'evaluate',
@@ -218,13 +218,16 @@ def evaluate(checkpoint, data, split: str = "test", out=None, images=None, batch
     items = [dict(image=n, caption=predictions[n], references=references[n]) for n in predictions]
     images = images if images is not None else ds.meta.get("images_dir")
     no_grid = _why_no_grid(grid, images)
-    write_text_atomic(out/"predictions.json", json.dumps(items, indent=1, ensure_ascii=False) + "\n")
-    if no_grid is None: caption_grid(items[:grid], images, out/"grid.png")
+    figure = caption_grid(items[:grid], images) if no_grid is None else None
     summary = dict(checkpoint=str(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else None, data=str(ds.path),
                    split=split, images=len(items), captions=len(part), decoding=decoding, **result,
                    grid=str(out/"grid.png") if no_grid is None else None)
     if no_grid: summary["skipped"] = {**summary["skipped"], "grid": no_grid}
-    write_text_atomic(out/"metrics.json", json.dumps(summary, indent=1, ensure_ascii=False) + "\n")
+    with contextlib.ExitStack() as files:                               # all three filled, then renamed: never a mix of two runs
+        files.enter_context(replacing(out/"predictions.json")).write_text(json.dumps(items, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        if figure is not None: figure.savefig(files.enter_context(replacing(out/"grid.png")), format="png", dpi=90)
+        files.enter_context(replacing(out/"metrics.json")).write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    if figure is None: (out/"grid.png").unlink(missing_ok=True)         # an earlier run's grid would not belong to these captions
     return dict(summary, out=str(out))
 
 # %% ../nbs/04_eval.ipynb #d5cbb3db

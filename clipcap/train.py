@@ -208,10 +208,17 @@ def _differences(a: dict, b: dict) -> list[str]:
 
 def _begin(out: Path, data: CaptionDataset, config: Config | dict | None, options: TrainOptions | dict | None, resume: bool):
     "The config, options, and saved state (`None` for a new run) of the run in `out`; raises if they do not fit."
-    asked = config.to_dict() if isinstance(config, Config) else dict(config or {})            # the fields the caller set
+    whole = isinstance(config, Config)                                 # a whole config: no field in it set on purpose
+    asked = config.to_dict() if whole else dict(config or {})          # the fields the caller set
     asked_options = dataclasses.asdict(options) if isinstance(options, TrainOptions) else dict(options or {})
     config = config if isinstance(config, Config) else config_for_size(asked.get("size")).update(**asked)   # checked now
     asked = {k: getattr(config, k) for k in asked}                     # as the config holds them: "small" is "S", a folder its full path
+    made = {k: data.meta[k] for k in ("train_size", "val_size") if k in data.meta}   # the splits are the dataset's
+    if wrong := [k for k in made if k in asked and not whole and asked[k] != made[k]]:
+        raise ClipcapError(f"{data.path} was split by 'clipcap data' with {', '.join(f'{k}={made[k]}' for k in wrong)}, not "
+                           f"{', '.join(f'{k}={asked[k]}' for k in wrong)}: training uses the dataset's splits (build it again to change them)")
+    config = config.update(**made)                                     # the run's config.json says what it trained on
+    asked |= {k: v for k, v in made.items() if k in asked}             # (a whole config's, compared on --resume)
     if unknown := sorted(set(asked_options) - {f.name for f in dataclasses.fields(TrainOptions)}):
         raise ClipcapError(f"unknown training option(s): {', '.join(unknown)}")
     options = options if isinstance(options, TrainOptions) else TrainOptions(**asked_options)
@@ -248,6 +255,8 @@ def train(data, out, config: Config | dict | None = None, options: TrainOptions 
           verbose: bool = True, callback=None) -> dict:
     "Train on the dataset folder `data`; `out` ends as the best checkpoint by validation loss. A summary of the run."
     from accelerate import Accelerator, PartialState
+    if save_every < 0: raise ClipcapError(f"save_every (--save-every) must be 0 (at epoch ends only) or a number of steps, got {save_every}")
+    if samples < 0: raise ClipcapError(f"samples (--samples) must not be negative, got {samples}")
     out, ds = Path(out), CaptionDataset(data)
     launched = int(os.environ.get("WORLD_SIZE", "1"))                  # set by torchrun / accelerate launch
     cpu = cpu or (launched > 1 and not torch.cuda.is_available())        # several CPU processes: gloo
