@@ -103,6 +103,11 @@ def _believable(stated: float, end: float, step=0) -> bool:
     return stated <= end + max(END_SLACK, 3 * float(step))
 
 # %% ../nbs/06_video.ipynb #c8070075
+def _pixel_aspect(stream) -> Fraction | None:
+    "The width of the stream's pixels over their height where they are not square (anamorphic DVD, HDV, DV), else None."
+    sar = getattr(stream, "sample_aspect_ratio", None) or stream.codec_context.sample_aspect_ratio   # (None or 0: not said)
+    return Fraction(sar) if sar and sar != 1 else None
+
 class _Walk:
     "One pass over a video's frames; afterwards `end` (seconds) is where the video ends."
     def __init__(self, path):
@@ -110,6 +115,7 @@ class _Walk:
         self.container, self.stream, self.info = _open(path)
         self.errors, self.frames, self.last, self.last_end, self.damage, self.overstated = 0, 0, None, 0.0, None, False
         self.step = _frame_step(self.stream)                          # a frame's length when it states none
+        self.sar = _pixel_aspect(self.stream)                          # the pixels' shape, where they are not square
         self.next = Fraction(self.info.start)                          # where a frame with no timestamp is shown
         self.last_pts = self.last_dts = None; self.faulty_pts = self.faulty_dts = 0   # for _timestamp
 
@@ -241,16 +247,24 @@ def _times(walk: _Walk, num_frames, every) -> Iterator[float]:
         i = 0
         while True: yield i * every; i += 1
 
-def _image(frame: av.VideoFrame) -> Image.Image:
-    "The frame as an upright RGB PIL image."
+def _square(width: int, height: int, sar: Fraction | None) -> tuple[int, int]:
+    "The size of a `width`×`height` picture of `sar`-shaped pixels, in square pixels, as a player shows it (no pixel lost)."
+    if not sar: return width, height
+    return (max(1, round(width * sar)), height) if sar > 1 else (width, max(1, round(height / sar)))
+
+def _image(frame: av.VideoFrame, sar: Fraction | None = None) -> Image.Image:
+    "The frame as an upright RGB PIL image of square pixels."
     image = frame.to_image()
+    if sar: image = image.resize(_square(*image.size, sar), Image.Resampling.BICUBIC)
     return image.rotate(frame.rotation, expand=True) if frame.rotation else image
 
-def _array(frame: av.VideoFrame, side: int) -> np.ndarray:
-    "The frame as an upright RGB uint8 array `(H, W, 3)`, its short side scaled down (never up) to `side` by FFmpeg: no PIL image."
-    if frame.rotation % 90: return np.asarray(shrink(_image(frame), side))  # a tilted frame: PIL rotates it
-    scale = side / min(frame.width, frame.height)
-    size = dict(width=max(1, round(frame.width * scale)), height=max(1, round(frame.height * scale)), interpolation="AREA") if scale < 1 else {}
+def _array(frame: av.VideoFrame, side: int, sar: Fraction | None = None) -> np.ndarray:
+    "The frame as an upright RGB uint8 array `(H, W, 3)` of square pixels, its short side scaled down (never up) to `side` by FFmpeg: no PIL image."
+    if frame.rotation % 90: return np.asarray(shrink(_image(frame, sar), side))  # a tilted frame: PIL rotates it
+    w, h = _square(frame.width, frame.height, sar)
+    scale = min(1, side / min(w, h))
+    size = dict(width=max(1, round(w * scale)), height=max(1, round(h * scale)),
+                interpolation="AREA" if scale < 1 else "BICUBIC") if scale < 1 or sar else {}
     a = frame.to_ndarray(format="rgb24", **size)                           # (H, W, 3)
     return np.ascontiguousarray(np.rot90(a, frame.rotation // 90)) if frame.rotation else a
 
@@ -270,7 +284,7 @@ def sample_frames(path, num_frames: int | None = None, every: float | None = Non
     walk = _Walk(path)  # a missing or unreadable file fails here, before the first frame is asked for
     def frames():
         with walk:
-            for t, frame in _sampled(walk, num_frames, every, scenes): yield t, _image(frame)
+            for t, frame in _sampled(walk, num_frames, every, scenes): yield t, _image(frame, walk.sar)
             if not walk.frames: raise _no_frames(walk)
     return frames()
 
@@ -396,8 +410,8 @@ def caption_video(path, captioner, num_frames: int | None = None, every: float |
         def sampled():                                          # runs in the decoding thread, a batch ahead
             for t, frame in _sampled(walk, num_frames, every, scenes, frames=ticking()):
                 if frame is None: yield t, None; continue       # a heartbeat
-                if folder is not None: folder.save(t, _image(frame))         # kept at full size
-                yield t, (_array(frame, side) if arrays else shrink(_image(frame), side))   # captioned from a smaller copy
+                if folder is not None: folder.save(t, _image(frame, walk.sar))   # kept at full size
+                yield t, (_array(frame, side, walk.sar) if arrays else shrink(_image(frame, walk.sar), side))   # captioned from a smaller copy
 
         def tell(shown=None):
             "Show how far decoding got, in the calling thread: the bar, and `callback` with the samples `shown` since its last call."
