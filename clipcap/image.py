@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np, torch, torch.nn.functional as F
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from .config import ClipcapError, config_file_overrides, write_bytes_atomic, tell, one_line, printable, folder_problem, _add_methods
 from .config import fitting_name, same_file, unique_paths
@@ -21,17 +21,19 @@ from .checkpoints import load_net
 from .decoding import DECODING_KEYS
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'PREPROCESSING', 'expand_images', 'TensorPreprocessor', 'default_dtype', 'default_preprocessing',
-           'Captioner', 'default_workers', 'ordered_map', 'prefetch', 'draw_caption', 'save_captioned', 'Shard',
-           'add_image_args', 'run_image', 'ImageCaptionDemo', 'ImageError', 'load_image', 'DECODING_KEYS',
-           'pick_device']
+__all__ = ['IMAGE_SUFFIXES', 'PREPROCESSING', 'RESULT_SIDE', 'expand_images', 'TensorPreprocessor', 'default_dtype',
+           'default_preprocessing', 'Captioner', 'default_workers', 'ordered_map', 'prefetch', 'draw_caption',
+           'save_captioned', 'Shard', 'add_image_args', 'run_image', 'ImageCaptionDemo', 'ImageError', 'load_image',
+           'DECODING_KEYS', 'pick_device']
 
 # %% ../nbs/05_image.ipynb #19dc3480
 _all_ = ["ImageError", "load_image", "DECODING_KEYS", "pick_device"]   # from earlier chapters, exported here too
 
 # %% ../nbs/05_image.ipynb #31ac5aac
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".bmp", ".dib", ".tif", ".tiff", ".webp",
-                  ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".ico", ".jp2", ".j2k", ".avif", ".qoi", ".psd", ".pcx", ".sgi"}
+                  ".ppm", ".pgm", ".pbm", ".pnm", ".pfm", ".tga", ".ico", ".cur", ".icns", ".jp2", ".j2k", ".j2c", ".jpc",
+                  ".jpf", ".jpx", ".avif", ".avifs", ".qoi", ".psd", ".pcx", ".dcx", ".sgi", ".rgb", ".rgba", ".bw", ".dds",
+                  ".blp", ".im", ".msp", ".ras", ".xbm", ".xpm"}   # what Pillow reads whole (not .mpg, .eps, .h5: movies, Ghostscript, stubs)
 
 def _is_single(x) -> bool:
     "Whether `x` is one input (a path, an image, an array), not a list of them."
@@ -358,9 +360,12 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
         else: lines.append(line); line = word
     return lines + [line] if line or not lines else lines
 
+RESULT_SIDE = 16384  # the longest side of a picture in a result image (JPEG allows 65,500; the caption's band grows with the width)
+
 def draw_caption(image, caption: str, min_width: int = 480) -> Image.Image:
-    "`image` below a white band holding `caption`, as the seed's result images showed it."
+    "`image` below a white band holding `caption`, as the seed's result images showed it (a huge picture scaled down to `RESULT_SIDE`)."
     image = load_image(image)
+    if max(image.size) > RESULT_SIDE: image = ImageOps.contain(image, (RESULT_SIDE, RESULT_SIDE), Image.Resampling.BOX)
     w, h = image.size
     if w < min_width:                                          # enlarge small images, but never into a giant strip
         s = min(min_width / w, max(1.0, 4 * min_width / h))
