@@ -10,7 +10,9 @@ from typing import Mapping, Sequence
 
 import torch
 
-from .config import ClipcapError, config_file_overrides, folder_problem, one_line, replacing, _expanded
+from .config import ClipcapError, config_file_overrides, folder_problem, one_line, printable, replacing, tell, _expanded
+from .model import STATE_DIR, STATE_NAME
+from .train import state_info
 
 # %% auto #0
 __all__ = ['METRICS', 'java_available', 'ptb_tokenize', 'spice_available', 'score', 'caption_split', 'caption_grid', 'evaluate',
@@ -192,6 +194,12 @@ def _check_writable(out: Path):
     "A one-line error now, before any captioning, when the results cannot be written into the folder `out`."
     if why := folder_problem(out): raise ClipcapError(f"cannot write the results to {out}: {why}")
 
+def _split_since(checkpoint, ds) -> bool:
+    "Whether `checkpoint` is a run folder that trained on `ds`'s embeddings while its captions or splits were others (a test image may have been a training one)."
+    if not isinstance(checkpoint, (str, os.PathLike)): return False
+    info = state_info(_expanded(checkpoint)/STATE_DIR/STATE_NAME) or {}   # (a run saved before it noted the embeddings: not known)
+    return info.get("embeddings_key") == ds.meta.get("key") and info.get("data_key") != ds.fingerprint
+
 def _why_no_grid(grid: int, images) -> str | None:
     if not grid: return "not asked for"
     if not images: return "the dataset does not record its images folder; pass images=/--images"
@@ -210,6 +218,9 @@ def evaluate(checkpoint, data, split: str = "test", out=None, images=None, batch
     _check_writable(out)                                                # before any work
     net = _load(checkpoint, size, **(overrides or {}))
     ds.check_backbone(net.config)
+    if _split_since(checkpoint, ds):
+        tell(f"clipcap: warning: {printable(checkpoint)} was trained on these images when the dataset's captions or splits were "
+             f"others ('clipcap data' ran again since): its {split} split may hold images it trained on")
     if torch.cuda.is_available(): net = net.to("cuda")
     part = ds.split(split)
     if not len(part): raise ClipcapError(f"the {split} split of {ds.path} is empty; choose another with --split")

@@ -18,9 +18,9 @@ from .model import Net, CONFIG_NAME, WEIGHTS_NAME, STATE_DIR, STATE_NAME
 from .data import CaptionDataset, CaptionSplit
 
 # %% auto #0
-__all__ = ['learning_rate', 'epoch_batches', 'micro_batches', 'Tokens', 'step_share', 'save_state', 'read_state', 'restore_state',
-           'TrainOptions', 'step_seed', 'StopRequest', 'validation_loss', 'sample_captions', 'plot_losses', 'train',
-           'add_train_args', 'run_train']
+__all__ = ['learning_rate', 'epoch_batches', 'micro_batches', 'Tokens', 'step_share', 'save_state', 'read_state', 'state_info',
+           'restore_state', 'TrainOptions', 'step_seed', 'StopRequest', 'validation_loss', 'sample_captions',
+           'plot_losses', 'train', 'add_train_args', 'run_train']
 
 # %% ../nbs/03_train.ipynb #bf07498a
 def learning_rate(step: int, total_steps: int, peak: float, warmup: float) -> float:
@@ -90,6 +90,12 @@ def read_state(path) -> tuple[dict, dict]:
             return info, {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:                                             # missing, torn, not safetensors, no clipcap metadata
         raise ClipcapError(f"{path} is not a clipcap training state ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+
+def state_info(path) -> dict | None:
+    "The `info` of the training state file `path`, from its header alone (no tensor is read); None where there is none to read."
+    try:
+        with safe_open(str(path), "pt") as f: return json.loads((f.metadata() or {})["clipcap.training"])
+    except Exception: return None
 
 # %% ../nbs/03_train.ipynb #b1ba743e
 def restore_state(info: dict, tensors: dict, net: Net, optimizer: torch.optim.Optimizer, scaler=None):
@@ -300,7 +306,7 @@ def train(data, out, config: Config | dict | None = None, options: TrainOptions 
         data_key = ds.fingerprint                                      # the images, captions and splits this run trains on
         def checkpoint():                                              # everything needed to continue, atomically
             if main:
-                info = dict(run, config=config.to_dict(), options=dataclasses.asdict(options), data_key=data_key,
+                info = dict(run, config=config.to_dict(), options=dataclasses.asdict(options), data_key=data_key, embeddings_key=ds.meta.get("key"),
                             steps_per_epoch=steps_per_epoch, total_steps=total_steps, processes=W)
                 save_state(out/STATE_DIR/STATE_NAME, net, optimizer.optimizer, info, accelerator.scaler)
             accelerator.wait_for_everyone()
