@@ -62,8 +62,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     if files and not isinstance(getattr(args, "paths", None), list): p.error(f"unrecognized arguments: {' '.join(files)}")
     if files: args.paths = [*args.paths, *files]
     for action in p._actions:                                       # an empty value (`-C "$UNSET"`) would name the current folder
-        value = getattr(args, action.dest, None)
-        if action.option_strings and "" in (value if isinstance(value, list) else [value]):
+        given, default = ([v] if not isinstance(v, list) else v for v in (getattr(args, action.dest, None), action.default))
+        if action.option_strings and "" in given and "" not in default:   # (typed: an option whose default is "" may be left out)
             p.error(f"{'/'.join(action.option_strings)} was given an empty value")
     return args
 

@@ -14,8 +14,8 @@ from tqdm import tqdm
 
 # %% auto #0
 __all__ = ['NAME_MAX', 'LOCK_NAME', 'ClipcapError', 'ConfigError', 'Config', 'ConfigS', 'ConfigL', 'config_for_size',
-           'fitting_name', 'is_temporary', 'replacing', 'write_bytes_atomic', 'write_text_atomic', 'FolderInUse',
-           'owning', 'leave_process_group', 'before_process_group', 'config_file_fields', 'load_config',
+           'fitting_name', 'is_temporary', 'replacing_all', 'replacing', 'write_bytes_atomic', 'write_text_atomic',
+           'FolderInUse', 'owning', 'leave_process_group', 'before_process_group', 'config_file_fields', 'load_config',
            'config_file_overrides', 'keep_freed_memory', 'temporary_folder', 'tell', 'one_line', 'printable',
            'folder_problem', 'same_file', 'unique_paths']
 
@@ -198,24 +198,32 @@ def _flush_folder(folder: Path):
     finally: os.close(fd)
 
 @contextlib.contextmanager
-def replacing(path):
-    "Write `path` all or nothing: the block fills the temporary file it is given, which then replaces `path`."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = _create_temp(path)
+def replacing_all(*paths):
+    "Write several files all or nothing: the block fills the temporary files it is given (a list), all flushed to disk before the first replaces its path."
+    paths, made = [Path(p) for p in paths], []                         # made: (fd, temporary file) for each path
     try:
         try:
-            try: mode = stat.S_IMODE(os.stat(path).st_mode)          # a file it replaces keeps its permissions
-            except FileNotFoundError: mode = stat.S_IMODE(os.fstat(fd).st_mode)   # a new one gets what open() gives
-            yield tmp
-            os.chmod(tmp, mode)
-            _flush(fd, tmp)
-        finally: os.close(fd)                                          # closed before the rename, and before any removal
-        os.replace(tmp, path)
+            for path in paths:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.append(_create_temp(path))
+            modes = []
+            for path, (fd, tmp) in zip(paths, made):
+                try: modes.append(stat.S_IMODE(os.stat(path).st_mode))   # a file it replaces keeps its permissions
+                except FileNotFoundError: modes.append(stat.S_IMODE(os.fstat(fd).st_mode))   # a new one gets what open() gives
+            yield [tmp for _, tmp in made]
+            for (fd, tmp), mode in zip(made, modes): os.chmod(tmp, mode); _flush(fd, tmp)
+        finally:
+            for fd, _ in made: os.close(fd)                            # closed before the renames, and before any removal
+        for path, (_, tmp) in zip(paths, made): os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        for _, tmp in made: tmp.unlink(missing_ok=True)                # (a file already renamed has no temporary name left)
         raise
-    _flush_folder(path.parent)
+    for folder in dict.fromkeys(path.parent for path in paths): _flush_folder(folder)
+
+@contextlib.contextmanager
+def replacing(path):
+    "Write `path` all or nothing: the block fills the temporary file it is given, which then replaces `path`."
+    with replacing_all(path) as (tmp,): yield tmp
 
 # %% ../nbs/00_config.ipynb #c0a1e005
 def write_bytes_atomic(path, data: bytes) -> Path:

@@ -476,11 +476,10 @@ def _clear(out: Path):
 def _write_tables(out: Path, table: pd.DataFrame, images: list, failed: list, meta: dict) -> dict:
     "`captions.csv` for the images that embedded, then `meta.json` (the commit point); returns the meta."
     bad = {f["image"] for f in failed}
-    if bad:                                                             # say where each failed image is in the captions file
-        first = table.reset_index().drop_duplicates("image").set_index("image")["index"]
-        for f in failed:
-            where = where_in_file(table, int(first[f["image"]]))
-            if where: f["where"] = where
+    where = table.attrs.get("where")
+    if bad and where is not None and len(where[1]) == len(table):      # say where each failed image is in the captions file:
+        first = pd.Series(where[1]).groupby(table["image"].to_numpy()).min()   # the place that names it first
+        for f in failed: f["where"] = where[0].format(first[f["image"]])
     index = {name: i for i, name in enumerate(n for n in images if n not in bad)}
     keep = table[~table["image"].isin(bad)]
     csv_table = pd.DataFrame(dict(image=keep["image"], image_index=keep["image"].map(index).astype(np.int64),
@@ -527,12 +526,12 @@ def _report_failed(meta: dict, earlier: bool = False):
          f"and were left out (listed in meta.json \"failed\"): {listed}" + ("; --overwrite embeds every image again" if earlier else ""))
 
 def _rows_where(table: pd.DataFrame):
-    "The table's `where` (see `where_in_file`) for its rows as they stand: a filtered table's rows keep their own lines; None if not known."
+    "The table's `where` (see `where_in_file`) for its rows as they stand: filtered or sorted, each row keeps its own line; None if not known."
     where = table.attrs.get("where")
-    if where is None or len(where[1]) == len(table): return where
-    index = table.index.to_numpy()                                      # read_captions' rows are numbered 0, 1, ...: a filter keeps theirs
+    if where is None: return None
+    index = table.index.to_numpy()                                      # read_captions' rows are numbered 0, 1, ...: a filter or sort keeps theirs
     if index.dtype.kind in "iu" and len(index) and index.min() >= 0 and index.max() < len(where[1]): return where[0], where[1][index]
-    return None
+    return where if len(where[1]) == len(table) else None
 
 def build_dataset(captions, images_dir, out, config: Config, batch_size: int = 64, device=None,
                   encoder: ImageEncoder | None = None, num_workers: int | None = None, overwrite: bool = False,
@@ -552,6 +551,7 @@ def build_dataset(captions, images_dir, out, config: Config, batch_size: int = 6
     where = _rows_where(table)
     names = table["image"].astype(str).map(posixpath.normpath)          # `./a.jpg`, `b/../a.jpg` and `a.jpg`: one image
     table = table.reset_index(drop=True).assign(image=names.to_numpy(), caption=table["caption"].astype(str).to_numpy())
+    split_from = "file" if "split" in table.columns else "seed"       # the captions file's own splits, or drawn
     table["split"] = assign_splits(table, config).to_numpy()
     table.attrs["where"] = where
     images = list(dict.fromkeys(table["image"]))
@@ -564,7 +564,8 @@ def build_dataset(captions, images_dir, out, config: Config, batch_size: int = 6
         proc.wait_for_everyone()
         meta = dict(clip_model=clip_model, embedding=config.embedding, key=key, complete=False,
                     captions_file=str(Path(source).resolve()) if source else None,   # absolute: eval finds them from anywhere
-                    images_dir=str(images_dir.resolve()), seed=config.seed, train_size=config.train_size, val_size=config.val_size)
+                    images_dir=str(images_dir.resolve()), seed=config.seed, train_size=config.train_size, val_size=config.val_size,
+                    split_from=split_from)
         if todo == "complete":
             if proc.is_main_process:
                 old = _read_meta(out)

@@ -10,9 +10,9 @@ from typing import Mapping, Sequence
 
 import torch
 
-from .config import ClipcapError, config_file_overrides, folder_problem, one_line, printable, replacing, tell, _expanded
+from .config import ClipcapError, config_file_overrides, folder_problem, one_line, printable, replacing, replacing_all, tell, _expanded
 from .model import STATE_DIR, STATE_NAME
-from .train import state_info
+from .train import splits_key, state_info
 
 # %% auto #0
 __all__ = ['METRICS', 'java_available', 'ptb_tokenize', 'spice_available', 'score', 'caption_split', 'caption_grid', 'evaluate',
@@ -44,9 +44,9 @@ def _ptb_java(sentences: list[str]) -> list[str]:
     if any(lines[len(sentences):]): raise ClipcapError(f"PTB tokenisation gave {len(lines)} lines for {len(sentences)} captions")
     return (lines + [""] * len(sentences))[:len(sentences)]  # an empty last caption has no line of its own
 
-_PTB_SPLIT = re.compile(r"\b(?:can(?=not\b)|gon(?=na\b)|got(?=ta\b)|wan(?=na\b))|\w+(?=n't\b)|n't\b|'(?:s|re|ve|ll|d|m)\b"   # clitics
-                        r"|\b(?:mr|mrs|ms|dr|st|jr|sr|vs|prof|mt|ft)\.|(?:[^\W\d_]\.){2,}|\d+(?:[,.:/]\d+)+"          # u.s., 1,000
-                        r"|\w+(?:[-./]\w+)*|!+|\?+|[^\s\w]")                                                       # words in any script
+_PTB_SPLIT = re.compile(r"\b(?:can(?=not(?![\w-]))|gon(?=na(?![\w-]))|got(?=ta(?![\w-]))|wan(?=na(?![\w-])))|\w+(?=n't\b)|n't\b"   # clitics
+                        r"|'(?:s|re|ve|ll|d|m)\b|\bo'clock\b|\b(?:mr|mrs|ms|dr|st|jr|sr|vs|prof|mt|ft|etc|ave)\.|(?:[^\W\d_]\.){2,}(?![^\W\d_])"   # u.s.
+                        r"|\d+(?:[,.:/]\d+)+|\w+(?:[-./]\w+)*|[?!]+|[^\s\w]")                                       # 1,000; words in any script
 _PTB_NORMAL = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "…": "...", "—": "--", "–": "--",
                              "½": " 1/2", "¼": " 1/4", "¾": " 3/4", "⅓": " 1/3", "⅔": " 2/3"})
 _PTB_SYMBOLS = {"(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-", '"': "''"}
@@ -195,10 +195,10 @@ def _check_writable(out: Path):
     if why := folder_problem(out): raise ClipcapError(f"cannot write the results to {out}: {why}")
 
 def _split_since(checkpoint, ds) -> bool:
-    "Whether `checkpoint` is a run folder that trained on `ds`'s embeddings while its captions or splits were others (a test image may have been a training one)."
+    "Whether `checkpoint` is a run folder that trained on `ds`'s embeddings while their splits were others (a test image may have been a training one)."
     if not isinstance(checkpoint, (str, os.PathLike)): return False
     info = state_info(_expanded(checkpoint)/STATE_DIR/STATE_NAME) or {}   # (a run saved before it noted the embeddings: not known)
-    return info.get("embeddings_key") == ds.meta.get("key") and info.get("data_key") != ds.fingerprint
+    return info.get("embeddings_key") == ds.meta.get("key") and info.get("splits_key", splits_key(ds)) != splits_key(ds)
 
 def _why_no_grid(grid: int, images) -> str | None:
     if not grid: return "not asked for"
@@ -219,8 +219,8 @@ def evaluate(checkpoint, data, split: str = "test", out=None, images=None, batch
     net = _load(checkpoint, size, **(overrides or {}))
     ds.check_backbone(net.config)
     if _split_since(checkpoint, ds):
-        tell(f"clipcap: warning: {printable(checkpoint)} was trained on these images when the dataset's captions or splits were "
-             f"others ('clipcap data' ran again since): its {split} split may hold images it trained on")
+        tell(f"clipcap: warning: {printable(checkpoint)} was trained on these images when the dataset's splits were others "
+             f"('clipcap data' ran again since): its {split} split may hold images it trained on")
     if torch.cuda.is_available(): net = net.to("cuda")
     part = ds.split(split)
     if not len(part): raise ClipcapError(f"the {split} split of {ds.path} is empty; choose another with --split")
@@ -234,10 +234,11 @@ def evaluate(checkpoint, data, split: str = "test", out=None, images=None, batch
                    split=split, images=len(items), captions=len(part), decoding=decoding, **result,
                    grid=str(out/"grid.png") if no_grid is None else None)
     if no_grid: summary["skipped"] = {**summary["skipped"], "grid": no_grid}
-    with contextlib.ExitStack() as files:                               # all three filled, then renamed: never a mix of two runs
-        files.enter_context(replacing(out/"predictions.json")).write_text(json.dumps(items, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        if figure is not None: figure.savefig(files.enter_context(replacing(out/"grid.png")), format="png", dpi=90)
-        files.enter_context(replacing(out/"metrics.json")).write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    names = ["predictions.json", "metrics.json"] + (["grid.png"] if figure is not None else [])
+    with replacing_all(*(out/n for n in names)) as files:               # all filled and flushed, then renamed: never two runs' mix
+        files[0].write_text(json.dumps(items, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        files[1].write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        if figure is not None: figure.savefig(files[2], format="png", dpi=90)
     if figure is None: (out/"grid.png").unlink(missing_ok=True)         # an earlier run's grid would not belong to these captions
     return dict(summary, out=str(out))
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_model.ipynb #77bd9fd1
 from __future__ import annotations
-import functools, math, threading, warnings, weakref
+import functools, hashlib, math, threading, warnings, weakref
 from pathlib import Path
 from typing import Sequence
 
@@ -16,9 +16,9 @@ from .config import Config, ClipcapError, ConfigError, write_text_atomic, printa
 from .decoding import check_decoding, family, make_feed, decode, caption_text, image_keys
 
 # %% auto #0
-__all__ = ['TINY_CAPTIONS', 'mappings', 'ROWS', 'EXACT_BATCH', 'WEIGHTS_NAME', 'CONFIG_NAME', 'CONFIG_KEY', 'STATE_DIR',
-           'STATE_NAME', 'quiet_transformers', 'train_tokenizer', 'redraw_', 'tiny_backbones', 'demo_images',
-           'ImageEncoder', 'Mapping', 'MLPMapping', 'LinearMapping', 'ClipCapAttention', 'ClipCapLayer',
+__all__ = ['TINY_CAPTIONS', 'mappings', 'ROWS', 'EXACT_BATCH', 'WEIGHTS_NAME', 'CONFIG_NAME', 'CONFIG_KEY', 'REPLACES_KEY',
+           'STATE_DIR', 'STATE_NAME', 'quiet_transformers', 'train_tokenizer', 'redraw_', 'tiny_backbones',
+           'demo_images', 'ImageEncoder', 'Mapping', 'MLPMapping', 'LinearMapping', 'ClipCapAttention', 'ClipCapLayer',
            'ClipCapTransformerMapping', 'TextDecoder', 'Net', 'pick_device', 'FrozenLinear', 'plain_inference',
            'FastVision', 'FastMapping', 'FastMLPMapping', 'FastClipCapMapping', 'KVCache', 'FastGPT2', 'whole_passes',
            'read_checkpoint', 'checkpoint_config']
@@ -806,7 +806,7 @@ from safetensors import safe_open
 from .config import replacing
 
 # %% ../nbs/01_model.ipynb #b9b78a0c
-WEIGHTS_NAME, CONFIG_NAME, CONFIG_KEY = "model.safetensors", "config.json", "clipcap.config"
+WEIGHTS_NAME, CONFIG_NAME, CONFIG_KEY, REPLACES_KEY = "model.safetensors", "config.json", "clipcap.config", "clipcap.replaces"
 STATE_DIR, STATE_NAME = "training", "state.safetensors"          # a training run's state, in the folder of its model (clipcap.train)
 
 def _stored_state(self: Net) -> dict[str, torch.Tensor]:
@@ -816,11 +816,17 @@ def _stored_state(self: Net) -> dict[str, torch.Tensor]:
     if self.text_decoder.model.config.tie_word_embeddings: state.pop("text_decoder.model.lm_head.weight", None)
     return {k: v.detach().contiguous().cpu() for k, v in state.items()}
 
+def _digest(path: Path) -> str:
+    "The SHA-256 of the file `path`'s bytes; `''` when there is no such file."
+    try: return hashlib.sha256(path.read_bytes()).hexdigest()
+    except (FileNotFoundError, NotADirectoryError): return ""
+
 def _save_pretrained(self: Net, path) -> Path:
     "Save `model.safetensors` (the weights, and the config in their metadata), then `config.json`, into the folder `path`."
     path, config = Path(path), self.config.to_json()
+    meta = {"format": "pt", "clipcap": "1", CONFIG_KEY: config, REPLACES_KEY: _digest(path/CONFIG_NAME)}   # the config.json this save replaces
     with replacing(path/WEIGHTS_NAME) as tmp:                          # the commit point: weights and config, one file
-        save_file(self._stored_state(), str(tmp), metadata={"format": "pt", "clipcap": "1", CONFIG_KEY: config})
+        save_file(self._stored_state(), str(tmp), metadata=meta)
     write_text_atomic(path/CONFIG_NAME, config)                         # the same config, for people and tools
     return path
 
@@ -831,13 +837,13 @@ def _stamp(file: Path) -> tuple[int, int, int]:
     s = file.stat()
     return s.st_dev, s.st_ino, s.st_mtime_ns
 
-def _edited_config(path: Path, stamp: tuple[int, int, int]) -> Config | None:
-    "The config in `path`'s `config.json` if it is newer than the weights stamped `stamp` (their save's copy, or an edit since), else None."
-    try:
-        if (path/CONFIG_NAME).stat().st_mtime_ns <= stamp[2]: return None   # older: a save cut short between the two files
-        config = Config.from_json(path/CONFIG_NAME)
-        return config if _stamp(path/WEIGHTS_NAME) == stamp else None      # weights saved meanwhile: theirs is the config
+def _edited_config(path: Path, meta: dict, stamp: tuple[int, int, int]) -> Config | None:
+    "The config in `path`'s `config.json` where someone edited it: it is neither the weights' own (`meta`) nor the one their save replaced."
+    try: text = (path/CONFIG_NAME).read_bytes()
     except OSError: return None
+    if text == meta[CONFIG_KEY].encode("utf-8") or hashlib.sha256(text).hexdigest() == meta.get(REPLACES_KEY): return None
+    config = Config.from_json(path/CONFIG_NAME)                         # (an edit that is not a config says so, naming the file)
+    return config if _stamp(path/WEIGHTS_NAME) == stamp else None      # weights saved meanwhile: theirs is the config
 
 def read_checkpoint(path, weights: bool = True) -> tuple[Config, dict[str, torch.Tensor] | None]:
     "The config and (with `weights`) the stored weights of the checkpoint folder `path`, read through one open of its weights."
@@ -850,7 +856,7 @@ def read_checkpoint(path, weights: bool = True) -> tuple[Config, dict[str, torch
                 meta = f.metadata() or {}
                 if weights: state = {k: f.get_tensor(k) for k in f.keys()}
         except Exception as e: raise ClipcapError(f"cannot read {file}: {e}") from None
-    if CONFIG_KEY in meta: return _edited_config(path, stamp) or Config.from_json(meta[CONFIG_KEY]), state
+    if CONFIG_KEY in meta: return _edited_config(path, meta, stamp) or Config.from_json(meta[CONFIG_KEY]), state
     if (path/CONFIG_NAME).is_file() and (file.is_file() or not weights):   # saved before the config went into the weights
         return Config.from_json(path/CONFIG_NAME), state
     raise ClipcapError(f"{path} is not a clipcap checkpoint folder (it needs {CONFIG_NAME} and {WEIGHTS_NAME})")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_train.ipynb #2f786482
 from __future__ import annotations
-import contextlib, dataclasses, json, math, os, secrets, signal, sys, threading, time
+import contextlib, dataclasses, hashlib, json, math, os, secrets, signal, sys, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +18,9 @@ from .model import Net, CONFIG_NAME, WEIGHTS_NAME, STATE_DIR, STATE_NAME
 from .data import CaptionDataset, CaptionSplit
 
 # %% auto #0
-__all__ = ['learning_rate', 'epoch_batches', 'micro_batches', 'Tokens', 'step_share', 'save_state', 'read_state', 'state_info',
-           'restore_state', 'TrainOptions', 'step_seed', 'StopRequest', 'validation_loss', 'sample_captions',
-           'plot_losses', 'train', 'add_train_args', 'run_train']
+__all__ = ['learning_rate', 'epoch_batches', 'micro_batches', 'Tokens', 'step_share', 'save_state', 'read_state', 'splits_key',
+           'state_info', 'restore_state', 'TrainOptions', 'step_seed', 'StopRequest', 'validation_loss',
+           'sample_captions', 'plot_losses', 'train', 'add_train_args', 'run_train']
 
 # %% ../nbs/03_train.ipynb #bf07498a
 def learning_rate(step: int, total_steps: int, peak: float, warmup: float) -> float:
@@ -90,6 +90,11 @@ def read_state(path) -> tuple[dict, dict]:
             return info, {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:                                             # missing, torn, not safetensors, no clipcap metadata
         raise ClipcapError(f"{path} is not a clipcap training state ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+
+def splits_key(data: CaptionDataset) -> str:
+    "A fingerprint of which split each image of `data` is in (its captions left out)."
+    pairs = sorted(set(map(tuple, data.table[["image", "split"]].values.tolist())))
+    return hashlib.sha256(json.dumps(pairs, ensure_ascii=False).encode("utf-8", "surrogatepass")).hexdigest()
 
 def state_info(path) -> dict | None:
     "The `info` of the training state file `path`, from its header alone (no tensor is read); None where there is none to read."
@@ -212,6 +217,15 @@ def plot_losses(run: dict, path=None):
 def _differences(a: dict, b: dict) -> list[str]:
     return [f"{k} ({b.get(k)!r} in the run, {a.get(k)!r} now)" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
 
+def _drawn_splits(config: Config, data: CaptionDataset, asked: dict) -> Config:
+    "`config` with the `train_size` and `val_size` the dataset's splits were drawn with (a one-line error if `asked` gives others)."
+    if data.meta.get("split_from") != "seed": return config             # the captions file's own splits (or not recorded)
+    drawn = {k: data.meta[k] for k in ("train_size", "val_size")}
+    if wrong := [k for k in drawn if k in asked and asked[k] != drawn[k]]:
+        raise ClipcapError(f"{data.path} was split by 'clipcap data' with {', '.join(f'{k}={drawn[k]}' for k in wrong)}, not "
+                           f"{', '.join(f'{k}={asked[k]}' for k in wrong)}: training uses the dataset's splits (build it again to change them)")
+    return config.update(**drawn)                                      # the run's config.json says what it trained on
+
 def _begin(out: Path, data: CaptionDataset, config: Config | dict | None, options: TrainOptions | dict | None, resume: bool):
     "The config, options, and saved state (`None` for a new run) of the run in `out`; raises if they do not fit."
     whole = isinstance(config, Config)                                 # a whole config: no field in it set on purpose
@@ -219,12 +233,6 @@ def _begin(out: Path, data: CaptionDataset, config: Config | dict | None, option
     asked_options = dataclasses.asdict(options) if isinstance(options, TrainOptions) else dict(options or {})
     config = config if isinstance(config, Config) else config_for_size(asked.get("size")).update(**asked)   # checked now
     asked = {k: getattr(config, k) for k in asked}                     # as the config holds them: "small" is "S", a folder its full path
-    made = {k: data.meta[k] for k in ("train_size", "val_size") if k in data.meta}   # the splits are the dataset's
-    if wrong := [k for k in made if k in asked and not whole and asked[k] != made[k]]:
-        raise ClipcapError(f"{data.path} was split by 'clipcap data' with {', '.join(f'{k}={made[k]}' for k in wrong)}, not "
-                           f"{', '.join(f'{k}={asked[k]}' for k in wrong)}: training uses the dataset's splits (build it again to change them)")
-    config = config.update(**made)                                     # the run's config.json says what it trained on
-    asked |= {k: v for k, v in made.items() if k in asked}             # (a whole config's, compared on --resume)
     if unknown := sorted(set(asked_options) - {f.name for f in dataclasses.fields(TrainOptions)}):
         raise ClipcapError(f"unknown training option(s): {', '.join(unknown)}")
     options = options if isinstance(options, TrainOptions) else TrainOptions(**asked_options)
@@ -233,6 +241,7 @@ def _begin(out: Path, data: CaptionDataset, config: Config | dict | None, option
         if not resume: raise ClipcapError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
         info, tensors = read_state(state_path)
         saved_config, saved_options = Config.from_dict(info["config"]), TrainOptions(**info["options"])
+        if whole: asked = {k: v for k, v in asked.items() if k not in ("train_size", "val_size")}   # (the dataset's, not the config's)
         if diff := _differences(asked, {k: v for k, v in saved_config.to_dict().items() if k in asked}):
             raise ClipcapError(f"--resume continues the run in {out} as it was started, but the config differs: {'; '.join(diff)}")
         if diff := _differences(asked_options, {k: v for k, v in dataclasses.asdict(saved_options).items() if k in asked_options}):
@@ -242,7 +251,7 @@ def _begin(out: Path, data: CaptionDataset, config: Config | dict | None, option
         return saved_config, saved_options, (info, tensors)
     if (out/CONFIG_NAME).exists() or (out/WEIGHTS_NAME).exists():
         raise ClipcapError(f"{out} already holds a checkpoint; choose another --out")
-    return config, options, None
+    return _drawn_splits(config, data, {} if whole else asked), options, None
 
 # %% ../nbs/03_train.ipynb #821e1a1e
 def _holds_model(out: Path, net: Net) -> bool:
@@ -306,7 +315,7 @@ def train(data, out, config: Config | dict | None = None, options: TrainOptions 
         data_key = ds.fingerprint                                      # the images, captions and splits this run trains on
         def checkpoint():                                              # everything needed to continue, atomically
             if main:
-                info = dict(run, config=config.to_dict(), options=dataclasses.asdict(options), data_key=data_key, embeddings_key=ds.meta.get("key"),
+                info = dict(run, config=config.to_dict(), options=dataclasses.asdict(options), data_key=data_key, embeddings_key=ds.meta.get("key"), splits_key=splits_key(ds),
                             steps_per_epoch=steps_per_epoch, total_steps=total_steps, processes=W)
                 save_state(out/STATE_DIR/STATE_NAME, net, optimizer.optimizer, info, accelerator.scaler)
             accelerator.wait_for_everyone()

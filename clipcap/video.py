@@ -15,7 +15,7 @@ import av, numpy as np
 from av.stream import Disposition
 from PIL import Image
 
-from .config import ClipcapError, config_file_overrides, write_text_atomic, replacing, _flush_folder, tell, one_line, printable, folder_problem, _add_methods, _expanded
+from .config import ClipcapError, config_file_overrides, write_text_atomic, replacing, replacing_all, _flush_folder, tell, one_line, printable, folder_problem, _add_methods, _expanded
 from .config import fitting_name, same_file, unique_paths
 
 # %% auto #0
@@ -515,14 +515,10 @@ def write_subtitles(cues: list[Cue], video, out_dir=None, lang: str = "en") -> d
     paths = output_paths(video, out_dir)
     texts = dict(srt=srt_text(cues), vtt=vtt_text(cues), json=json_text(cues, lang))
     _check_outputs(video, out_dir)                             # (checked again: time has passed since the command began)
-    where = paths["srt"].parent
     try:
-        with contextlib.ExitStack() as files:                  # every temporary file filled, then the three renames
-            for kind, text in texts.items():
-                where = paths[kind]
-                files.enter_context(replacing(paths[kind])).write_bytes(text.encode("utf-8"))
-            where = paths["srt"].parent
-    except OSError as e: raise ClipcapError(f"cannot write {printable(where)}: {e.strerror or e}") from None
+        with replacing_all(*(paths[kind] for kind in texts)) as files:   # all three filled and flushed, then the three renames
+            for tmp, text in zip(files, texts.values()): tmp.write_bytes(text.encode("utf-8"))
+    except OSError as e: raise ClipcapError(f"cannot write the subtitles into {printable(paths['srt'].parent)}: {e.strerror or e}") from None
     return {kind: paths[kind] for kind in texts}
 
 # %% ../nbs/06_video.ipynb #7451c883
