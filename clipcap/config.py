@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #b615092a
 from __future__ import annotations
-import atexit, contextlib, ctypes, difflib, functools, gc, json, math, multiprocessing.util, numbers, os, platform, re, secrets
+import atexit, contextlib, ctypes, difflib, errno, functools, gc, json, math, multiprocessing.util, numbers, os, platform, re, secrets
 import shutil, stat, sys, tempfile, time, unicodedata
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
@@ -213,7 +213,10 @@ def replacing_all(*paths):
             yield [tmp for _, tmp in made]
             for (fd, tmp), mode in zip(made, modes): os.chmod(tmp, mode); _flush(fd, tmp)
         finally:
-            for fd, _ in made: os.close(fd)                            # closed before the renames, and before any removal
+            for fd, _ in made:                                         # closed before the renames, and before any removal
+                with contextlib.suppress(OSError): os.close(fd)
+        if folder := next((p for p in paths if p.is_dir() and not p.is_symlink()), None):   # the one rename that would fail
+            raise IsADirectoryError(errno.EISDIR, "a folder has that name", str(folder))
         for path, (_, tmp) in zip(paths, made): os.replace(tmp, path)
     except BaseException:
         for _, tmp in made: tmp.unlink(missing_ok=True)                # (a file already renamed has no temporary name left)

@@ -234,11 +234,11 @@ def evaluate(checkpoint, data, split: str = "test", out=None, images=None, batch
                    split=split, images=len(items), captions=len(part), decoding=decoding, **result,
                    grid=str(out/"grid.png") if no_grid is None else None)
     if no_grid: summary["skipped"] = {**summary["skipped"], "grid": no_grid}
-    names = ["predictions.json", "metrics.json"] + (["grid.png"] if figure is not None else [])
+    names = ["predictions.json"] + (["grid.png"] if figure is not None else []) + ["metrics.json"]   # the metrics last
     with replacing_all(*(out/n for n in names)) as files:               # all filled and flushed, then renamed: never two runs' mix
         files[0].write_text(json.dumps(items, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        files[1].write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        if figure is not None: figure.savefig(files[2], format="png", dpi=90)
+        files[-1].write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        if figure is not None: figure.savefig(files[1], format="png", dpi=90)
     if figure is None: (out/"grid.png").unlink(missing_ok=True)         # an earlier run's grid would not belong to these captions
     return dict(summary, out=str(out))
 

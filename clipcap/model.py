@@ -819,7 +819,7 @@ def _stored_state(self: Net) -> dict[str, torch.Tensor]:
 def _digest(path: Path) -> str:
     "The SHA-256 of the file `path`'s bytes; `''` when there is no such file."
     try: return hashlib.sha256(path.read_bytes()).hexdigest()
-    except (FileNotFoundError, NotADirectoryError): return ""
+    except OSError: return ""                                          # none, or not readable: replaced all the same
 
 def _save_pretrained(self: Net, path) -> Path:
     "Save `model.safetensors` (the weights, and the config in their metadata), then `config.json`, into the folder `path`."
@@ -838,10 +838,12 @@ def _stamp(file: Path) -> tuple[int, int, int]:
     return s.st_dev, s.st_ino, s.st_mtime_ns
 
 def _edited_config(path: Path, meta: dict, stamp: tuple[int, int, int]) -> Config | None:
-    "The config in `path`'s `config.json` where someone edited it: it is neither the weights' own (`meta`) nor the one their save replaced."
-    try: text = (path/CONFIG_NAME).read_bytes()
+    "The config in `path`'s `config.json` where someone edited it: neither the weights' own (`meta`) nor, older than them, the one their save replaced."
+    try: text, newer = (path/CONFIG_NAME).read_bytes(), (path/CONFIG_NAME).stat().st_mtime_ns > stamp[2]
     except OSError: return None
-    if text == meta[CONFIG_KEY].encode("utf-8") or hashlib.sha256(text).hexdigest() == meta.get(REPLACES_KEY): return None
+    if text == meta[CONFIG_KEY].encode("utf-8"): return None
+    replaced = meta.get(REPLACES_KEY) in (None, hashlib.sha256(text).hexdigest())   # (weights saved before they noted it: maybe)
+    if replaced and not newer: return None                             # left by a save cut short between the two files
     config = Config.from_json(path/CONFIG_NAME)                         # (an edit that is not a config says so, naming the file)
     return config if _stamp(path/WEIGHTS_NAME) == stamp else None      # weights saved meanwhile: theirs is the config
 

@@ -312,10 +312,10 @@ def train(data, out, config: Config | dict | None = None, options: TrainOptions 
             net.save_pretrained(out)                                   # the state's weights are that model
         tracker = _wandb_start(out, run, config, options) if wandb and main else None
 
-        data_key = ds.fingerprint                                      # the images, captions and splits this run trains on
+        data_key, splits = ds.fingerprint, splits_key(ds)              # the images, captions and splits this run trains on
         def checkpoint():                                              # everything needed to continue, atomically
             if main:
-                info = dict(run, config=config.to_dict(), options=dataclasses.asdict(options), data_key=data_key, embeddings_key=ds.meta.get("key"), splits_key=splits_key(ds),
+                info = dict(run, config=config.to_dict(), options=dataclasses.asdict(options), data_key=data_key, embeddings_key=ds.meta.get("key"), splits_key=splits,
                             steps_per_epoch=steps_per_epoch, total_steps=total_steps, processes=W)
                 save_state(out/STATE_DIR/STATE_NAME, net, optimizer.optimizer, info, accelerator.scaler)
             accelerator.wait_for_everyone()
