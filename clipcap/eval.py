@@ -198,7 +198,7 @@ def _split_since(checkpoint, ds) -> bool:
     "Whether `checkpoint` is a run folder that trained on `ds`'s embeddings while their splits were others (a test image may have been a training one)."
     if not isinstance(checkpoint, (str, os.PathLike)): return False
     info = state_info(_expanded(checkpoint)/STATE_DIR/STATE_NAME) or {}   # (a run saved before it noted the embeddings: not known)
-    return info.get("embeddings_key") == ds.meta.get("key") and info.get("splits_key", splits_key(ds)) != splits_key(ds)
+    return info.get("embeddings_key") == ds.meta.get("key") and "splits_key" in info and info["splits_key"] != splits_key(ds)
 
 def _why_no_grid(grid: int, images) -> str | None:
     if not grid: return "not asked for"
